@@ -1,0 +1,1 @@
+"""Shenzhen technician workstation bot: the application package."""

@@ -1,0 +1,110 @@
+"""`python -m bot`: migrate, then run the bot (polling, webhook, or the terminal chat)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.commands import register_commands
+from bot.logging_setup import setup_logging
+from bot.settings import Settings, get_settings
+from bot.wiring import build_bot, build_dispatcher
+from scheduler.setup import build_scheduler
+from storage import db
+from storage.models import Staff
+
+log = logging.getLogger("bot")
+
+
+async def staff_ids(settings: Settings) -> set[int]:
+    granted = await Staff.filter(active=True).values_list("user_id", flat=True)
+    return set(settings.staff_ids | settings.admin_ids) | set(granted)
+
+
+async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+    await bot.delete_webhook(drop_pending_updates=False)
+    await register_commands(bot, await staff_ids(settings))
+    await dp.start_polling(bot, handle_signals=True)
+
+
+async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+    assert settings.webhook_url
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    await register_commands(bot, await staff_ids(settings))
+    await bot.set_webhook(settings.webhook_url, secret_token=secret, drop_pending_updates=False)
+    app = web.Application()
+    # Telegram sends the secret in X-Telegram-Bot-Api-Secret-Token; requests without it get 401.
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
+    setup_application(app, dp, bot=bot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    await site.start()
+    log.info("webhook server on %s:%s", settings.webhook_host, settings.webhook_port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_console(settings: Settings) -> None:
+    from bot.console import ConsoleChat, ConsolePrinter
+    from bot.local_session import LocalBotApi, LocalSession
+
+    api = LocalBotApi()
+    printer = ConsolePrinter(api)
+    bot = build_bot(settings, LocalSession(api, on_call=printer))
+    dp = build_dispatcher(settings)
+    scheduler = build_scheduler(bot, settings)
+    scheduler.start()
+    try:
+        await dp.emit_startup(bot=bot)
+        await ConsoleChat(bot, dp, api, printer, settings.default_language).run()
+        await dp.emit_shutdown(bot=bot)
+    finally:
+        scheduler.shutdown(wait=False)
+        await dp.storage.close()
+
+
+async def run(settings: Settings) -> None:
+    # Tortoise keeps its state per task context: open it here, before any task starts.
+    await db.init_db(settings.database_url, auto_migrate=settings.auto_migrate)
+    try:
+        if settings.bot_token is None:
+            await run_console(settings)
+            return
+        bot = build_bot(settings)
+        dp = build_dispatcher(settings)
+        scheduler = build_scheduler(bot, settings)
+        scheduler.start()
+        try:
+            if settings.webhook_url:
+                await run_webhook(bot, dp, settings)
+            else:
+                await run_polling(bot, dp, settings)
+        finally:
+            scheduler.shutdown(wait=False)
+            await dp.storage.close()
+            await bot.session.close()
+    finally:
+        await db.close_db()
+
+
+def main() -> int:
+    settings = get_settings()
+    # The terminal chat owns stdout; keep the log quiet there unless asked.
+    setup_logging(settings.log_level if settings.bot_token else "WARNING")
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The terminal chat: the same Dispatcher and handlers as on Telegram, through a local session.
+
+The bot's messages are printed with their inline buttons numbered. The person types text, a
+button's number to press it (prefix a quote, '3, to send a number as text), `/file PATH` to send a
+document, `/user ID` to act as another user (e.g. a staff id), `/quit` or end of input to leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiogram import Bot, Dispatcher
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendDocument, SendMessage
+from aiogram.types import InlineKeyboardMarkup, Message, User
+
+from bot.i18n import t
+from bot.local_session import LocalBotApi
+
+CONSOLE_USER_ID = 10001
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain(text: str | None) -> str:
+    return html.unescape(_TAG.sub("", text or ""))
+
+
+class ConsolePrinter:
+    """Prints what the bot sends and remembers the latest buttons of the chat."""
+
+    def __init__(self, api: LocalBotApi, out: TextIO = sys.stdout) -> None:
+        self.api = api
+        self.out = out
+        self.chat_id = CONSOLE_USER_ID
+
+    def __call__(self, method: Any, result: Any) -> None:
+        if isinstance(method, SendMessage | EditMessageText | SendDocument | EditMessageReplyMarkup):
+            if not isinstance(result, Message) or result.chat.id != self.chat_id:
+                return
+            if isinstance(method, SendDocument) and result.document:
+                self.out.write(f"bot> [file] {result.document.file_name} ({result.document.file_size} B)\n")
+                if result.caption:
+                    self.out.write(f"     {plain(result.caption)}\n")
+            elif isinstance(method, EditMessageReplyMarkup):
+                pass
+            else:
+                marker = "bot (edited)>" if isinstance(method, EditMessageText) else "bot>"
+                body = plain(result.text).replace("\n", "\n     ")
+                self.out.write(f"{marker} {body}\n")
+            self._print_buttons(result.reply_markup)
+            self.out.flush()
+
+    def _print_buttons(self, markup: InlineKeyboardMarkup | None) -> None:
+        if not markup:
+            return
+        n = 0
+        for row in markup.inline_keyboard:
+            cells = []
+            for button in row:
+                n += 1
+                cells.append(f"[{n}] {button.text}")
+            self.out.write("     " + "   ".join(cells) + "\n")
+
+
+class ConsoleChat:
+    def __init__(self, bot: Bot, dp: Dispatcher, api: LocalBotApi, printer: ConsolePrinter, lang: str) -> None:
+        self.bot = bot
+        self.dp = dp
+        self.api = api
+        self.printer = printer
+        self.lang = lang
+        self.user = self._user(CONSOLE_USER_ID)
+
+    @staticmethod
+    def _user(user_id: int) -> User:
+        return User(id=user_id, is_bot=False, first_name="终端用户", language_code="zh-hans")
+
+    async def handle_line(self, line: str) -> bool:
+        """Feed one typed line to the bot; False when the person wants to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in ("/quit", "/exit"):
+            return False
+        if line.startswith("/user "):
+            return self._switch_user(line.removeprefix("/user ").strip())
+        if line.startswith("/file "):
+            return await self._send_file(line.removeprefix("/file ").strip())
+        if line.isdigit() and await self._press(int(line)):
+            return True
+        text = line[1:] if line.startswith("'") and line[1:].isdigit() else line
+        await self.dp.feed_update(self.bot, self.api.user_message(self.user, text))
+        return True
+
+    def _switch_user(self, raw: str) -> bool:
+        if not raw.isdigit():
+            self.printer.out.write("     /user <Telegram user id>\n")
+            return True
+        self.user = self._user(int(raw))
+        self.printer.chat_id = self.user.id
+        self.printer.out.write(f"     (user {self.user.id})\n")
+        return True
+
+    async def _press(self, number: int) -> bool:
+        message = self.api.last_message_with_buttons(self.user.id)
+        if message is None or not isinstance(message.reply_markup, InlineKeyboardMarkup):
+            return False
+        buttons = [b for row in message.reply_markup.inline_keyboard for b in row]
+        if not 1 <= number <= len(buttons) or buttons[number - 1].callback_data is None:
+            return False
+        update = self.api.button_press(self.user, message, buttons[number - 1].callback_data)
+        await self.dp.feed_update(self.bot, update)
+        return True
+
+    async def _send_file(self, raw_path: str) -> bool:
+        path = Path(raw_path).expanduser()
+        if not path.is_file():
+            self.printer.out.write(f"     {path}: no such file\n")
+            return True
+        document = self.api.add_file(path.read_bytes(), path.name)
+        await self.dp.feed_update(self.bot, self.api.user_message(self.user, document=document))
+        return True
+
+    async def run(self, stdin: TextIO = sys.stdin) -> None:
+        self.printer.out.write(t(self.lang, "console.banner") + "\n")
+        interactive = stdin.isatty()
+        while True:
+            if interactive:
+                self.printer.out.write("you> ")
+                self.printer.out.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if line == "":  # end of input
+                break
+            if not await self.handle_line(line):
+                break

@@ -1,0 +1,70 @@
+"""Typed configuration from the environment and an optional `.env` file (SPEC §7)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite://data/bot.sqlite3"
+    redis_url: str | None = None
+    staff_ids: IdList = frozenset()
+    admin_ids: IdList = frozenset()
+    tz_name: str = "Asia/Shanghai"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    auto_migrate: bool = True
+    default_language: str = "zh"
+    # Key for personal data at rest (Fernet, urlsafe base64 of 32 bytes). Unset: a key file
+    # next to the SQLite database is created on first use, which suits a single-machine setup.
+    data_key: SecretStr | None = None
+    data_key_file: str = "data/secret.key"
+    # Outbox sending budget (DESIGN: about 25/s overall, 1/s per chat).
+    send_rate_per_second: float = 25.0
+    log_level: str = "INFO"
+
+    @field_validator("staff_ids", "admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return frozenset(int(p) for p in parts if p)
+        return value
+
+    @field_validator("bot_token", "redis_url", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    def is_staff(self, user_id: int) -> bool:
+        return user_id in self.staff_ids or user_id in self.admin_ids
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.admin_ids
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

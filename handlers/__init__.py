@@ -1,0 +1,10 @@
+"""aiogram routers: thin. They parse input, call storage and the rules, and render the answer."""
+
+from aiogram import Router
+
+from handlers import common, errors
+
+
+def build_routers() -> list[Router]:
+    # Order matters: feature routers before the catch-all of `common`.
+    return [errors.router, common.router]

@@ -1,0 +1,38 @@
+"""Last line: log what failed without personal data, and tell the user plainly."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from aiogram import Bot, Router
+from aiogram.types import ErrorEvent
+
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+router = Router(name="errors")
+
+
+@router.error()
+async def on_error(event: ErrorEvent, bot: Bot, lang: str = "zh") -> bool:
+    exc = event.exception
+    # Only the exception's type and where it was raised: its message may quote what the user typed.
+    where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+    log.error("update %s failed: %s\n%s", event.update.update_id, type(exc).__name__, where)
+    chat_id = _chat_of(event)
+    if chat_id is not None:
+        try:
+            await bot.send_message(chat_id, t(lang, "error.generic"))
+        except Exception as send_exc:  # the apology itself must never raise again
+            log.warning("could not tell chat about the failure: %s", type(send_exc).__name__)
+    return True
+
+
+def _chat_of(event: ErrorEvent) -> int | None:
+    update = event.update
+    if update.message:
+        return update.message.chat.id
+    if update.callback_query and update.callback_query.message:
+        return update.callback_query.message.chat.id
+    return None

@@ -1,0 +1,63 @@
+"""Database configuration, start-up and migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as run_migrations
+
+log = logging.getLogger(__name__)
+
+MODELS_MODULE = "storage.models"
+MIGRATIONS_MODULE = "storage.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def ensure_sqlite_folder(database_url: str) -> None:
+    """`sqlite://data/bot.sqlite3` must just work on a fresh clone: create its folder."""
+    if not database_url.startswith("sqlite://"):
+        return
+    path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every pending migration (creates the SQLite file if missing)."""
+    ensure_sqlite_folder(database_url)
+    try:
+        await run_migrations(config=tortoise_config(database_url))
+    finally:
+        # The migration API opens its own connections; an open aiosqlite thread would keep
+        # the process alive after the work is done.
+        await Tortoise.close_connections()
+    log.info("database migrated")
+
+
+async def init_db(database_url: str, *, auto_migrate: bool = True) -> None:
+    """Open the ORM in the current task's context; call before starting the scheduler."""
+    if auto_migrate:
+        await migrate(database_url)
+    ensure_sqlite_folder(database_url)
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()

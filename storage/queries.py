@@ -1,0 +1,85 @@
+"""Queries the handlers and the scheduler share. Plain data in, models or plain data out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from tortoise.functions import Count
+
+from storage.models import (
+    BotUser,
+    Contact,
+    Language,
+    Staff,
+    Station,
+    StationState,
+    Submission,
+    SubmissionStatus,
+)
+
+# Statuses in which a submission waits for the bureau to act.
+PENDING_STATUSES = (
+    SubmissionStatus.SUBMITTED,
+    SubmissionStatus.UNDER_REVIEW,
+    SubmissionStatus.OBJECTION,
+)
+
+
+async def get_or_create_user(user_id: int, language: str) -> BotUser:
+    """The user row, created on first contact with the language Telegram reports."""
+    user = await BotUser.get_or_none(id=user_id)
+    if user is None:
+        user, _ = await BotUser.get_or_create(id=user_id, defaults={"language": Language(language)})
+    elif not user.reachable:
+        # Writing to the bot again means they unblocked it.
+        user.reachable = True
+        user.unreachable_since = None
+        await user.save(update_fields=["reachable", "unreachable_since", "updated_at"])
+    return user
+
+
+async def set_language(user_id: int, language: str) -> None:
+    await BotUser.filter(id=user_id).update(language=Language(language))
+
+
+async def is_granted_staff(user_id: int) -> bool:
+    return await Staff.filter(user_id=user_id, active=True).exists()
+
+
+async def station_of_user(user_id: int) -> Station | None:
+    contact = (
+        await Contact.filter(user_id=user_id, active=True)
+        .order_by("-created_at")
+        .select_related("station__unit")
+        .first()
+    )
+    return contact.station if contact else None
+
+
+async def submissions_of_station(station_id: int) -> list[Submission]:
+    return (
+        await Submission.filter(station_id=station_id)
+        .exclude(status=SubmissionStatus.DRAFT)
+        .order_by("-created_at")
+    )
+
+
+async def submissions_of_user(user_id: int) -> list[Submission]:
+    return (
+        await Submission.filter(created_by=user_id)
+        .exclude(status=SubmissionStatus.DRAFT)
+        .order_by("-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    stations: Counter[str]
+    pending: int
+
+
+async def overview() -> Overview:
+    rows = await Station.annotate(n=Count("id")).group_by("state").values_list("state", "n")
+    pending = await Submission.filter(status__in=PENDING_STATUSES).count()
+    return Overview(stations=Counter({StationState(state).value: n for state, n in rows}), pending=pending)
