@@ -7,4 +7,4 @@ from handlers import common, errors
 
 def build_routers() -> list[Router]:
     # Order matters: feature routers before the catch-all of `common`.
-    return [errors.router, common.router]
+    return [errors.build_router(), common.build_router()]

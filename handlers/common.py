@@ -12,9 +12,6 @@ from handlers.menu import MenuAction, main_menu, role_of
 from storage import queries
 from storage.models import StationState
 
-router = Router(name="common")
-
-
 async def _role(user_id: int, is_staff: bool) -> str:
     has_station = False if is_staff else await queries.station_of_user(user_id) is not None
     return role_of(is_staff=is_staff, has_station=has_station)
@@ -28,7 +25,6 @@ async def _send_menu(message: Message, user_id: int, lang: str, is_staff: bool) 
     )
 
 
-@router.message(CommandStart())
 async def start(message: Message, lang: str, is_staff: bool) -> None:
     user = message.from_user
     name = user.full_name if user else ""
@@ -36,12 +32,10 @@ async def start(message: Message, lang: str, is_staff: bool) -> None:
     await _send_menu(message, message.chat.id if user is None else user.id, lang, is_staff)
 
 
-@router.message(Command("menu"))
 async def menu(message: Message, lang: str, is_staff: bool) -> None:
     await _send_menu(message, message.from_user.id, lang, is_staff)
 
 
-@router.message(Command("help"))
 async def help_(message: Message, lang: str, is_staff: bool) -> None:
     await message.answer(_help_text(lang, is_staff))
 
@@ -51,7 +45,6 @@ def _help_text(lang: str, is_staff: bool) -> str:
     return text + "\n\n" + t(lang, "help.staff") if is_staff else text
 
 
-@router.message(Command("lang"))
 async def switch_language(message: Message, lang: str) -> None:
     await message.answer(await _toggle_language(message.from_user.id, lang))
 
@@ -62,7 +55,6 @@ async def _toggle_language(user_id: int, lang: str) -> str:
     return t(new, "lang.changed")
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, lang: str, dialog_manager: DialogManager) -> None:
     if dialog_manager.has_context():
         # Leaving a form only closes the windows: its draft is stored apart and stays.
@@ -72,7 +64,6 @@ async def cancel(message: Message, lang: str, dialog_manager: DialogManager) -> 
         await message.answer(t(lang, "cancel.nothing"))
 
 
-@router.message(Command("status"))
 async def status(message: Message, lang: str, is_staff: bool) -> None:
     await message.answer(await status_text(message.from_user.id, lang, is_staff))
 
@@ -128,7 +119,6 @@ async def status_text(user_id: int, lang: str, is_staff: bool) -> str:
     return "\n".join(lines)
 
 
-@router.callback_query(MenuAction.filter())
 async def on_menu(query: CallbackQuery, callback_data: MenuAction, lang: str, is_staff: bool) -> None:
     user_id = query.from_user.id
     if callback_data.action == "status":
@@ -144,7 +134,21 @@ async def on_menu(query: CallbackQuery, callback_data: MenuAction, lang: str, is
         await query.message.answer(text)
 
 
-@router.message()
 async def fallback(message: Message, lang: str) -> None:
     """Anything no conversation claimed: say so, never stay silent."""
     await message.answer(t(lang, "error.unknown_input"))
+
+
+def build_router() -> Router:
+    """A new router each time: a router can belong to one Dispatcher only (tests build many)."""
+    router = Router(name="common")
+    router.message.register(start, CommandStart())
+    router.message.register(menu, Command("menu"))
+    router.message.register(help_, Command("help"))
+    router.message.register(switch_language, Command("lang"))
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(status, Command("status"))
+    router.callback_query.register(on_menu, MenuAction.filter())
+    # Last: anything no conversation claimed.
+    router.message.register(fallback)
+    return router

@@ -11,10 +11,6 @@ from aiogram.types import ErrorEvent
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
-router = Router(name="errors")
-
-
-@router.error()
 async def on_error(event: ErrorEvent, bot: Bot, lang: str = "zh") -> bool:
     exc = event.exception
     # Only the exception's type and where it was raised: its message may quote what the user typed.
@@ -36,3 +32,9 @@ def _chat_of(event: ErrorEvent) -> int | None:
     if update.callback_query and update.callback_query.message:
         return update.callback_query.message.chat.id
     return None
+
+
+def build_router() -> Router:
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router

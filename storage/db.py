@@ -16,13 +16,17 @@ MIGRATIONS_MODULE = "storage.migrations"
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
+    # The connection is named after the dialect: tortoise caches prepared INSERT statements by
+    # connection name, so a process that opens SQLite and then PostgreSQL (the test suite) would
+    # otherwise reuse SQLite's placeholders on PostgreSQL.
+    connection = database_url.split(":", 1)[0]
     return {
-        "connections": {"default": database_url},
+        "connections": {connection: database_url},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
                 "migrations": MIGRATIONS_MODULE,
-                "default_connection": "default",
+                "default_connection": connection,
             }
         },
         "use_tz": True,
