@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as run_migrations
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,14 @@ def ensure_sqlite_folder(database_url: str) -> None:
 async def migrate(database_url: str) -> None:
     """Apply every pending migration (creates the SQLite file if missing)."""
     ensure_sqlite_folder(database_url)
-    try:
-        await run_migrations(config=tortoise_config(database_url))
-    finally:
-        # The migration API opens its own connections; an open aiosqlite thread would keep
-        # the process alive after the work is done.
-        await Tortoise.close_connections()
+    # A context of its own: the migration API re-initialises the ORM, which must not disturb a
+    # context the caller already has open.
+    async with TortoiseContext():
+        try:
+            await run_migrations(config=tortoise_config(database_url))
+        finally:
+            # An open aiosqlite thread would keep the process alive after the work is done.
+            await Tortoise.close_connections()
     log.info("database migrated")
 
 
