@@ -8,7 +8,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from bot.i18n import LANGUAGES, t
 
 # A conversation adds its command here when it ships.
-CONTACT_COMMANDS: list[str] = ["start", "menu", "status", "help", "lang", "cancel"]
+CONTACT_COMMANDS: list[str] = ["start", "menu", "declare", "status", "form", "help", "lang", "cancel"]
 STAFF_COMMANDS: list[str] = [*CONTACT_COMMANDS]
 
 

@@ -2,9 +2,9 @@
 
 from aiogram import Router
 
-from handlers import common, errors
+from handlers import common, declaration, errors
 
 
 def build_routers() -> list[Router]:
     # Order matters: feature routers before the catch-all of `common`.
-    return [errors.build_router(), common.build_router()]
+    return [errors.build_router(), declaration.build_router(), common.build_router()]

@@ -27,6 +27,7 @@ class MenuEntry:
 EVERYONE = frozenset({"public", "contact", "staff"})
 
 MENU: list[MenuEntry] = [
+    MenuEntry("declare", "menu.declare", frozenset({"public"})),
     MenuEntry("status", "menu.status", EVERYONE),
     MenuEntry("lang", "menu.lang", EVERYONE),
     MenuEntry("help", "menu.help", EVERYONE),

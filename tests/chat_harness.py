@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.fernet import Fernet
 from aiogram.methods import EditMessageText, SendDocument, SendMessage, TelegramMethod
 from aiogram.types import InlineKeyboardMarkup, Message, User
 
@@ -17,10 +18,15 @@ from bot.wiring import build_bot, build_dispatcher
 
 USER_ID = 5550001
 STAFF_ID = 5559001
+TEST_DATA_KEY = Fernet.generate_key().decode()
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"database_url": database_url, "staff_ids": frozenset({STAFF_ID})}
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "staff_ids": frozenset({STAFF_ID}),
+        "data_key": TEST_DATA_KEY,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

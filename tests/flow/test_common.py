@@ -21,7 +21,7 @@ async def test_start_greets_in_chinese_with_the_public_menu(chat: Chat) -> None:
     assert texts[0].startswith("您好，张三！这里是深圳市技师工作站服务机器人。")
     assert "设立申报" in texts[0]
     assert "主菜单（申办单位 / 公众）" in texts[1]
-    assert chat.buttons() == ["📋 办理状态", "🌐 语言 / Language", "❓ 帮助"]
+    assert chat.buttons() == ["📝 设立申报", "📋 办理状态", "🌐 语言 / Language", "❓ 帮助"]
     user = await BotUser.get(id=chat.user.id)
     assert user.language == "zh"
 

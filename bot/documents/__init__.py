@@ -1,0 +1,1 @@
+"""Printable documents (.docx) generated from a unit's answers in the bot."""

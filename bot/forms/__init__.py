@@ -1,0 +1,1 @@
+"""Form definitions (data) and the engine that walks them: no aiogram, no ORM."""

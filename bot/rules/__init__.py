@@ -1,0 +1,1 @@
+"""The policy rules and input validation: pure functions, no aiogram, no ORM."""
