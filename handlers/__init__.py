@@ -6,5 +6,11 @@ from handlers import common, declaration, errors
 
 
 def build_routers() -> list[Router]:
-    # Order matters: feature routers before the catch-all of `common`.
-    return [errors.build_router(), declaration.build_router(), common.build_router()]
+    # Order matters: commands first (they work in the middle of a form too), then the
+    # conversations, then the catch-all.
+    return [
+        errors.build_router(),
+        common.build_router(),
+        declaration.build_router(),
+        common.build_fallback_router(),
+    ]

@@ -149,6 +149,11 @@ def build_router() -> Router:
     router.message.register(cancel, Command("cancel"))
     router.message.register(status, Command("status"))
     router.callback_query.register(on_menu, MenuAction.filter())
-    # Last: anything no conversation claimed.
+    return router
+
+
+def build_fallback_router() -> Router:
+    """Last of all: anything no command and no conversation claimed."""
+    router = Router(name="fallback")
     router.message.register(fallback)
     return router

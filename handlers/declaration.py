@@ -161,7 +161,8 @@ async def _submit(manager: DialogManager, session: FormSession) -> None:
     settings: Settings = manager.middleware_data["settings"]
     user_id = manager.event.from_user.id
     now = datetime.now(settings.tz)
-    result = await submissions.submit_declaration(manager.dialog_data["sid"], user_id, session.answers, now.date(), now)
+    sid = manager.dialog_data["sid"]  # the dialog's data is gone once it is done
+    result = await submissions.submit_declaration(sid, user_id, session.answers, now.date(), now)
     if result.blocked in ("active", "pending"):
         _store_screen(manager, session.screen(Invalid(f"declaration.uscc_taken_{result.blocked}")))
         return
@@ -183,7 +184,7 @@ async def _submit(manager: DialogManager, session: FormSession) -> None:
     await _send_form(manager.middleware_data["bot"], user_id, lang, plain, session.answers.get("_docs", {}),
                      result.reference, now.date())
     await submissions.notify_staff(
-        set(settings.staff_ids | settings.admin_ids), "new_declaration", f"submission:{manager.dialog_data['sid']}",
+        set(settings.staff_ids | settings.admin_ids), "new_declaration", f"submission:{sid}",
         "submitted", "notice.new_declaration",
         {"unit": plain.get("unit_name", ""), "station": plain.get("station_name", ""), "reference": result.reference},
         now,

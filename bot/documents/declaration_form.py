@@ -70,10 +70,10 @@ REPORT_TEXTS: Final = (
 CHINESE_ORDINALS: Final = "一二三四五六七八九十"
 
 MENTOR_HEADER: Final = ("序号", "姓名", "身份证号", "等级", "证书编号", "学历", "聘用方式", "聘用期限")
-MENTOR_WIDTHS_MM: Final = (11, 18, 37, 17, 30, 15, 16, 26)
+MENTOR_WIDTHS_MM: Final = (11, 15, 40, 17, 24, 12, 17, 34)
 MATERIALS_HEADER: Final = ("序号", "材料名称", "文件", "已提交")
 MATERIALS_WIDTHS_MM: Final = (11, 62, 80, 17)
-LABEL_WIDTH_MM: Final = 45
+LABEL_WIDTH_MM: Final = 50
 BODY_WIDTH_MM: Final = 170  # A4 (210 mm) less 20 mm margins either side
 
 CHECK: Final = "✓"
@@ -86,7 +86,8 @@ OPTIONAL_DOCUMENTS: Final = frozenset({"award"})
 # not inside a longer run of digits.
 _PERSONAL_NUMBER: Final = re.compile(
     r"(?<![0-9])(?:"
-    r"(?P<id>[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx])"
+    r"(?P<id>[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9Xx])"
     r"|(?P<mobile>1[3-9][0-9]{9})"
     r")(?![0-9])"
 )
@@ -115,12 +116,12 @@ def build_declaration_form(
 
     _add_title(doc)
     _add_header_line(doc, reference, submitted_on)
-    _add_unit_section(doc, answers)
+    _add_unit_section(doc, answers, mask)
     _add_station_section(doc, answers, mask)
     _add_mentor_section(doc, _mentors(answers), mask)
-    _add_conditions_section(doc, answers)
-    _add_report_section(doc, answers, documents)
-    _add_materials_section(doc, answers, documents)
+    _add_conditions_section(doc, answers, mask)
+    _add_report_section(doc, answers, documents, mask)
+    _add_materials_section(doc, answers, documents, mask)
     _add_opinion(doc)
 
     buffer = io.BytesIO()
@@ -143,6 +144,10 @@ def _label(answers: Mapping[str, Any], key: str, labels: Mapping[str, str]) -> s
 
 def _masked(value: str, kind: str, mask: Mask) -> str:
     return mask(kind, value) if value else ""
+
+
+def _free_text(answers: Mapping[str, Any], key: str, mask: Mask) -> str:
+    return _scrubbed(_text(answers, key), mask)
 
 
 def _scrubbed(text: str, mask: Mask) -> str:
@@ -185,12 +190,12 @@ def _mentors(answers: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [mentor for mentor in mentors if isinstance(mentor, Mapping)]
 
 
-def _partner_rows(answers: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _partner_rows(answers: Mapping[str, Any], mask: Mask) -> list[tuple[str, str]]:
     if _text(answers, "mode") == "self":
         return [("合作单位", NOT_APPLICABLE), ("是否校企合作", NOT_APPLICABLE)]
     college = answers.get("partner_is_college")
     is_college = "" if not isinstance(college, bool) else ("是（校企合作）" if college else "否")
-    return [("合作单位", _text(answers, "partner_name")), ("是否校企合作", is_college)]
+    return [("合作单位", _free_text(answers, "partner_name", mask)), ("是否校企合作", is_college)]
 
 
 def _contract_period(mentor: Mapping[str, Any]) -> str:
@@ -203,31 +208,39 @@ def _contract_period(mentor: Mapping[str, Any]) -> str:
 def _mentor_row(number: int, mentor: Mapping[str, Any], mask: Mask) -> tuple[str, ...]:
     return (
         str(number),
-        _text(mentor, "name"),
+        _free_text(mentor, "name", mask),
         _masked(_text(mentor, "id_number"), "id", mask),
         _label(mentor, "level", LEVELS),
         _text(mentor, "certificate_no"),
-        _text(mentor, "education"),
+        _free_text(mentor, "education", mask),
         _label(mentor, "employment", EMPLOYMENTS),
         _contract_period(mentor),
     )
 
 
-def _mentor_name(item: str, mentors: Sequence[Mapping[str, Any]]) -> str:
+def _mentor_name(item: str, mentors: Sequence[Mapping[str, Any]], mask: Mask) -> str:
     index = int(item) if item.isdigit() else 0
     if 1 <= index <= len(mentors) and _text(mentors[index - 1], "name"):
-        return _text(mentors[index - 1], "name")
+        return _free_text(mentors[index - 1], "name", mask)
     return f"指导教师{item}" if item else "指导教师"
 
 
 def _document_lines(
-    kind: str, documents: Sequence[tuple[str, str, str]], mentors: Sequence[Mapping[str, Any]]
+    kind: str,
+    documents: Sequence[tuple[str, str, str]],
+    mentors: Sequence[Mapping[str, Any]],
+    mask: Mask,
 ) -> list[str]:
-    entries = [(item, name) for doc_kind, item, name in documents if doc_kind == kind]
+    """The file names of one kind of document; a mentor's files follow the mentor's name."""
+    entries = [
+        (str(item or ""), _scrubbed(str(name or ""), mask))
+        for doc_kind, item, name in documents
+        if doc_kind == kind
+    ]
     if kind not in MENTOR_DOCUMENTS:
         return [name for _, name in entries]
     entries.sort(key=lambda entry: int(entry[0]) if entry[0].isdigit() else len(mentors) + 1)
-    return [f"{_mentor_name(item, mentors)}：{name}" for item, name in entries]
+    return [f"{_mentor_name(item, mentors, mask)}：{name}" for item, name in entries]
 
 
 def _document_kinds(documents: Iterable[tuple[str, str, str]]) -> list[str]:
@@ -347,7 +360,8 @@ def _fill_cell(cell: _Cell, text: str, *, bold: bool = False, center: bool = Fal
         if center:
             paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         run = paragraph.add_run(line)
-        run.bold = bold
+        if bold:
+            run.bold = True
 
 
 def _new_table(doc: DocumentObject, rows: int, widths_mm: Sequence[int]) -> Table:
@@ -402,18 +416,18 @@ def _add_grid(
 # -- Sections -----------------------------------------------------------------------------------
 
 
-def _add_unit_section(doc: DocumentObject, answers: Mapping[str, Any]) -> None:
+def _add_unit_section(doc: DocumentObject, answers: Mapping[str, Any], mask: Mask) -> None:
     _add_heading(doc, "一、申办单位基本情况")
     rows = [
-        ("单位名称", _text(answers, "unit_name")),
+        ("单位名称", _free_text(answers, "unit_name", mask)),
         ("统一社会信用代码", _text(answers, "uscc")),
         ("单位类型", _label(answers, "unit_type", UNIT_TYPES)),
-        ("法定代表人", _text(answers, "legal_rep")),
-        ("单位地址", _text(answers, "address")),
-        ("主要生产领域", _text(answers, "main_field")),
+        ("法定代表人", _free_text(answers, "legal_rep", mask)),
+        ("单位地址", _free_text(answers, "address", mask)),
+        ("主要生产领域", _free_text(answers, "main_field", mask)),
         ("职工人数", _count(answers.get("employees"))),
         ("设立方式", _label(answers, "mode", MODES)),
-        *_partner_rows(answers),
+        *_partner_rows(answers, mask),
     ]
     _add_field_table(doc, rows)
 
@@ -421,14 +435,14 @@ def _add_unit_section(doc: DocumentObject, answers: Mapping[str, Any]) -> None:
 def _add_station_section(doc: DocumentObject, answers: Mapping[str, Any], mask: Mask) -> None:
     _add_heading(doc, "二、技师工作站情况")
     rows = [
-        ("技师工作站名称", _text(answers, "station_name")),
-        ("负责人姓名", _text(answers, "head_name")),
+        ("技师工作站名称", _free_text(answers, "station_name", mask)),
+        ("负责人姓名", _free_text(answers, "head_name", mask)),
         ("负责人身份证号", _masked(_text(answers, "head_id_number"), "id", mask)),
         ("负责人手机", _masked(_text(answers, "head_mobile"), "mobile", mask)),
-        ("负责人职务/职称", _text(answers, "head_title")),
-        ("联系人姓名", _text(answers, "contact_name")),
+        ("负责人职务/职称", _free_text(answers, "head_title", mask)),
+        ("联系人姓名", _free_text(answers, "contact_name", mask)),
         ("联系人手机", _masked(_text(answers, "contact_mobile"), "mobile", mask)),
-        ("联系人电子邮箱", _text(answers, "contact_email")),
+        ("联系人电子邮箱", _free_text(answers, "contact_email", mask)),
     ]
     _add_field_table(doc, rows)
 
@@ -442,52 +456,59 @@ def _add_mentor_section(
     _add_grid(doc, MENTOR_HEADER, rows or [blank], MENTOR_WIDTHS_MM, font_size=9)
 
 
-def _add_conditions_section(doc: DocumentObject, answers: Mapping[str, Any]) -> None:
+def _add_conditions_section(doc: DocumentObject, answers: Mapping[str, Any], mask: Mask) -> None:
     _add_heading(doc, "四、设立条件")
     rows = [
-        ("单位经营管理状况", _text(answers, "mgmt_desc")),
-        ("生产、科研设备情况", _text(answers, "equipment_desc")),
-        ("独立承担重大技能项目经验", _text(answers, "project_desc")),
+        ("单位经营管理状况", _free_text(answers, "mgmt_desc", mask)),
+        ("生产、科研设备情况", _free_text(answers, "equipment_desc", mask)),
+        ("独立承担重大技能项目经验", _free_text(answers, "project_desc", mask)),
         ("运作经费支持金额", format_amount(answers.get("funds_amount"))),
-        ("运作经费支持说明", _text(answers, "funds_desc")),
+        ("运作经费支持说明", _free_text(answers, "funds_desc", mask)),
     ]
     _add_field_table(doc, rows)
 
 
 def _add_report_section(
-    doc: DocumentObject, answers: Mapping[str, Any], documents: Sequence[tuple[str, str, str]]
+    doc: DocumentObject,
+    answers: Mapping[str, Any],
+    documents: Sequence[tuple[str, str, str]],
+    mask: Mask,
 ) -> None:
     _add_heading(doc, "五、申办报告")
     cell = _new_table(doc, 1, (BODY_WIDTH_MM,)).cell(0, 0)
     report_mode = _text(answers, "report_mode")
     if report_mode == "upload":
-        names = "、".join(name for kind, _, name in documents if kind == "report")
+        names = "、".join(_document_lines("report", documents, [], mask))
         _fill_cell(cell, f"见附件：{names or NOT_UPLOADED}")
     elif report_mode == "texts":
-        _fill_report_texts(cell, answers)
+        _fill_report_texts(cell, answers, mask)
     else:
         _fill_cell(cell, "")
 
 
-def _fill_report_texts(cell: _Cell, answers: Mapping[str, Any]) -> None:
+def _fill_report_texts(cell: _Cell, answers: Mapping[str, Any], mask: Mask) -> None:
     for index, (key, heading) in enumerate(REPORT_TEXTS):
         paragraph = cell.paragraphs[0] if index == 0 else cell.add_paragraph()
         paragraph.add_run(f"（{CHINESE_ORDINALS[index]}）{heading}").bold = True
-        for line in _text(answers, key).splitlines() or [""]:
+        for line in _free_text(answers, key, mask).splitlines() or [""]:
             cell.add_paragraph(line)
 
 
 def _add_materials_section(
-    doc: DocumentObject, answers: Mapping[str, Any], documents: Sequence[tuple[str, str, str]]
+    doc: DocumentObject,
+    answers: Mapping[str, Any],
+    documents: Sequence[tuple[str, str, str]],
+    mask: Mask,
 ) -> None:
     _add_heading(doc, "六、申报材料清单")
     mentors = _mentors(answers)
     rows: list[tuple[str, str, str, str]] = []
     for number, kind in enumerate(_document_kinds(documents), start=1):
-        lines = _document_lines(kind, documents, mentors)
+        lines = _document_lines(kind, documents, mentors, mask)
         if kind == "report" and not lines and _text(answers, "report_mode") == "texts":
             lines = ["见本表第五部分"]
-        files = "\n".join(lines) if lines else NOT_UPLOADED
+        missing = NONE_GIVEN if kind in OPTIONAL_DOCUMENTS else NOT_UPLOADED
+        files = "\n".join(lines) if lines else missing
         rows.append((str(number), DOCUMENT_LABELS.get(kind, kind), files, CHECK if lines else ""))
     _add_grid(doc, MATERIALS_HEADER, rows, MATERIALS_WIDTHS_MM, font_size=9)
 

@@ -525,7 +525,7 @@ class FormSession:
                 self.tr(f"form.{self.form.id}.{f.id}.item_progress", n=draft["index"] + 1,
                         question_no=subs.index(sub) + 1, questions=len(subs)),
                 "",
-                self._ftext(sub),
+                self.tr(f"form.{self.form.id}.{f.id}.{sub.id}.q"),
             ]
             stored = draft["values"].get(sub.id)
             buttons: list[list[Button]] = []

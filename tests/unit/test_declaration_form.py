@@ -305,3 +305,45 @@ def test_self_mode_has_no_partner() -> None:
     unit = table_after(open_form(build(answers)), "一、申办单位基本情况")
     assert field_value(unit, "设立方式") == "自行申请设立"
     assert field_value(unit, "合作单位") == "—"
+
+
+def test_personal_numbers_in_file_names_and_free_text_are_masked() -> None:
+    answers = full_answers() | {
+        "contact_email": f"{CONTACT_MOBILE}@163.com",
+        "report_management": f"站长李明（{HEAD_MOBILE}）负责日常管理。",
+    }
+    documents = [("head_id_card", "", f"李明{HEAD_ID}.jpg"),
+                 ("mentor_id_card", "1", f"{MENTOR_IDS[0]}.png")]
+    form = open_form(build(answers, documents))
+    text = full_text(form)
+    for raw in RAW_NUMBERS:
+        assert raw not in text
+    station = table_after(form, "二、技师工作站情况")
+    assert field_value(station, "联系人电子邮箱") == "139****4321@163.com"
+    assert "站长李明（138****5678）负责日常管理。" in text
+    materials = table_after(form, "六、申报材料清单")
+    files = [row.cells[2].text for row in materials.rows[1:]]
+    assert "李明440301********1234.jpg" in files
+    assert "张伟：440305********0018.png" in files
+    unit = table_after(form, "一、申办单位基本情况")
+    assert field_value(unit, "统一社会信用代码") == "91440300MA5F0XXX1Q"
+
+
+def test_missing_optional_award_is_none_not_missing() -> None:
+    documents = [doc for doc in DOCUMENTS if doc[0] != "award"]
+    materials = table_after(open_form(build(full_answers(), documents)), "六、申报材料清单")
+    rows = {row.cells[1].text: (row.cells[2].text, row.cells[3].text)
+            for row in materials.rows[1:]}
+    assert rows["市级及以上获奖证书和技术认定、技术创新等其他相关材料"] == ("（无）", "")
+
+
+def test_mask_is_never_called_with_an_empty_value() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def recording_mask(kind: str, value: str) -> str:
+        calls.append((kind, value))
+        return simple_mask(kind, value)
+
+    build_declaration_form({"head_id_number": "", "mentors": [{"name": "张伟"}]}, [],
+                           reference=None, submitted_on=None, mask=recording_mask)
+    assert calls == []

@@ -1,0 +1,390 @@
+"""/declare end to end through the real Dispatcher: what the person reads, and what the database holds."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+
+import docx
+import pytest
+from stdnum.cn import ric as stdnum_ric
+from stdnum.cn import uscc as stdnum_uscc
+
+from chat_harness import STAFF_ID, Chat, make_settings
+from conftest import both_databases
+from scheduler.sender import OutboxSender
+from storage.models import (
+    Contact,
+    Document,
+    Notice,
+    Station,
+    StationState,
+    StatusTransition,
+    Submission,
+    SubmissionStatus,
+    Unit,
+)
+
+
+def uscc(body: str = "91440300MA5F00001") -> str:
+    return body + stdnum_uscc.calc_check_digit(body)
+
+
+def resident_id(body: str) -> str:
+    # stdnum's calc_check_digit expects the number with a (placeholder) check digit.
+    return body + stdnum_ric.calc_check_digit(body + "0")
+
+
+USCC = uscc()
+LETTER_USCC = uscc("N1440300MA5F00002")  # registration authority N: stdnum alone rejects it
+HEAD_ID = resident_id("44030119800101123")
+MENTOR_IDS = [resident_id(f"4403011975010{n}123") for n in range(1, 5)]
+HEAD_MOBILE = "13800138000"
+
+
+@pytest.fixture
+def chat(db: str) -> Chat:
+    return Chat(make_settings(db))
+
+
+async def answer(chat: Chat, *inputs: str) -> list[str]:
+    """Type or press each input in turn; a leading '@' presses the button with that label."""
+    texts: list[str] = []
+    for item in inputs:
+        calls = await (chat.press(item[1:]) if item.startswith("@") else chat.send(item))
+        texts += chat.texts(calls)
+    return texts
+
+
+async def fill_unit_and_station(chat: Chat, code: str = USCC) -> None:
+    await answer(
+        chat, "/declare", "深圳精密制造有限公司", code, "@企业", "王大明", "深圳市南山区科技园1号",
+        "精密模具制造", "350", "@合作共建", "深圳技师学院", "@是",
+        "精密模具技师工作站", "李工", HEAD_ID, "+86 138-0013-8000", "总工程师",
+        "陈联络", "139 0013 9000", "@跳过",
+    )
+
+
+async def add_mentor(chat: Chat, n: int, *, external: bool = False) -> None:
+    steps = ["@添加指导教师", f"导师{n}", MENTOR_IDS[n - 1], "@高级技师" if external else "@技师",
+             f"Z{n:05d}", "@技工院校"]
+    steps += ["@外聘", "2026-01-01", "2028-01-01"] if external else ["@本单位"]
+    await answer(chat, *steps)
+
+
+async def fill_conditions_and_report(chat: Chat) -> None:
+    await answer(
+        chat, "@是", "管理制度健全", "@是", "五轴加工中心", "@是", "承担过市级技能大赛", "@是",
+        "50万", "企业自筹", "@在此分六项填写", "目标", "计划", "步骤", "举措", "人财物", "管理",
+    )
+
+
+async def upload_all_documents(chat: Chat, mentors: int = 3) -> None:
+    await chat.send_document(b"%PDF-1.4 licence", "licence.pdf")  # goes to the first missing slot
+    await chat.send_document(b"\xff\xd8 id", "head-id.jpg")
+    for _ in range(mentors * 3):
+        await chat.send_document(b"%PDF mentor doc", "mentor.pdf")
+
+
+async def reach_summary(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    for n in (1, 2, 3):
+        await add_mentor(chat, n, external=(n == 3))
+    await answer(chat, "@名单完成")
+    await fill_conditions_and_report(chat)
+    await upload_all_documents(chat)
+    texts = await answer(chat, "@材料齐全")
+    assert "请核对设立申报内容" in texts[-1]
+
+
+@both_databases
+async def test_happy_path_from_declare_to_receipt(chat: Chat) -> None:
+    await reach_summary(chat)
+    summary = chat.api.last_message_with_buttons(chat.user.id).text
+    assert "1. 单位名称：深圳精密制造有限公司" in summary
+    assert f"2. 统一社会信用代码：{USCC}" in summary
+    assert "440301********1239"[:6] in summary and HEAD_ID not in summary  # masked
+    assert "138****8000" in summary and HEAD_MOBILE not in summary
+    assert "指导教师：3名：导师1、导师2、导师3" in summary
+    assert "运作经费：500,000.00 元" in summary
+
+    calls = await chat.press("提交")
+    texts = chat.texts(calls)
+    receipt = next(t for t in texts if "设立申报已提交" in t)
+    submission = await Submission.get(created_by=chat.user.id)
+    year = date.today().year
+    assert submission.reference == f"SZJS-{year}-0001"
+    assert f"申报编号：<b>SZJS-{year}-0001</b>" in receipt
+    assert "专家评审" in receipt and "公示5个工作日" in receipt and "授牌" in receipt
+    # the printable form
+    sent = chat.documents(calls)
+    assert len(sent) == 1 and sent[0].document.filename.endswith("申报表.docx")
+    # the database
+    assert submission.status == SubmissionStatus.SUBMITTED
+    assert submission.uniqueness_key == f"establishment:{USCC}"
+    assert "_at" not in submission.answers
+    stored = json.dumps(submission.answers, ensure_ascii=False)
+    assert HEAD_ID not in stored and HEAD_MOBILE not in stored and MENTOR_IDS[0] not in stored  # sealed at rest
+    unit = await Unit.get(uscc=USCC)
+    station = await Station.get(unit=unit)
+    assert station.state == StationState.APPLYING and station.school_enterprise is True
+    assert await Contact.filter(user_id=chat.user.id, station=station, role="applicant").exists()
+    assert await Document.filter(submission=submission).count() == 2 + 9
+    assert await StatusTransition.filter(subject_type="submission", subject_id=submission.id, to_status="submitted").exists()
+    # staff hear of it at once, through the outbox
+    notice = await Notice.get(recipient_id=STAFF_ID, kind="new_declaration")
+    assert notice.subject == f"submission:{submission.id}"
+    mark = chat.mark()
+    assert await OutboxSender(chat.bot).send_due(notice.due_at) == 1
+    staff_text = chat.texts(chat.api.calls[mark:])[0]
+    assert f"新的设立申报：深圳精密制造有限公司（精密模具技师工作站），编号 SZJS-{year}-0001" in staff_text
+    # /status shows it
+    status = chat.texts(await chat.send("/status"))[0]
+    assert f"设立申报 SZJS-{year}-0001：已提交" in status and "申报中" in status
+
+
+async def test_the_generated_form_carries_the_answers(chat: Chat) -> None:
+    await reach_summary(chat)
+    calls = await chat.press("提交")
+    uploaded = chat.documents(calls)[0]
+    stored = next(f for f in chat.api.files.values() if f.file_name == uploaded.document.filename)
+    document = docx.Document(io.BytesIO(stored.content))
+    text = "\n".join(p.text for p in document.paragraphs) + "\n".join(
+        c.text for t in document.tables for row in t.rows for c in row.cells
+    )
+    assert "深圳市技师工作站设立申报表" in text
+    assert "深圳精密制造有限公司" in text and USCC in text and "合作共建" in text
+    assert "导师3" in text and "高级技师" in text
+    assert HEAD_ID not in text and HEAD_MOBILE not in text
+    # and on request
+    calls = await chat.send("/form")
+    assert len(chat.documents(calls)) == 1
+
+
+async def test_double_submit_submits_once(chat: Chat) -> None:
+    await reach_summary(chat)
+    summary = chat.last_with_buttons()
+    submit_data = next(b.callback_data for row in summary.reply_markup.inline_keyboard for b in row if "提交" in b.text)
+    first = await chat.press_data(submit_data, message=summary)
+    second = await chat.press_data(submit_data, message=summary)
+    assert any("设立申报已提交" in t for t in chat.texts(first))
+    assert not any("设立申报已提交" in t for t in chat.texts(second))
+    assert await Submission.filter(created_by=chat.user.id).count() == 1
+    assert await Station.all().count() == 1
+    assert await Notice.filter(kind="new_declaration").count() == 1
+
+
+async def test_a_second_declaration_for_the_same_uscc_is_refused(chat: Chat) -> None:
+    await reach_summary(chat)
+    await chat.press("提交")
+    other = chat.as_user(5550002, first_name="赵四")
+    await chat.send("/declare", user=other)
+    texts = chat.texts(await chat.send("另一家公司", user=other))
+    texts = chat.texts(await chat.send(USCC, user=other))
+    assert "该单位已有一份正在办理的设立申报，不能重复申报" in texts[-1]
+    assert "第2/8题" in texts[-1]  # the same question again
+
+
+async def test_unit_with_an_active_station_cannot_declare(chat: Chat) -> None:
+    unit = await Unit.create(name="已有站单位", uscc=LETTER_USCC, unit_type="enterprise")
+    await Station.create(unit=unit, name="站", mode="self", state=StationState.ACTIVE)
+    await answer(chat, "/declare", "已有站单位")
+    texts = await answer(chat, LETTER_USCC)
+    assert "已有在册的技师工作站" in texts[-1]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("12345", "统一社会信用代码应为18位（现在是5位）"),
+        (USCC[:-1] + ("0" if USCC[-1] != "0" else "1"), "校验位不符"),
+        ("91440300MA5F0000IO", "不含 I、O、S、V、Z"),
+    ],
+)
+async def test_bad_uscc_gets_a_clear_message_and_the_same_question(chat: Chat, typed: str, expected: str) -> None:
+    await answer(chat, "/declare", "某公司")
+    texts = await answer(chat, typed)
+    assert expected in texts[-1]
+    assert "请输入统一社会信用代码" in texts[-1]
+    # nothing typed before is lost
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["unit_name"] == "某公司"
+
+
+async def test_letter_first_uscc_is_accepted(chat: Chat) -> None:
+    texts = await answer(chat, "/declare", "协会", LETTER_USCC)
+    assert "请选择单位类型" in texts[-1]
+
+
+async def test_a_real_code_failing_the_check_can_be_confirmed_and_is_flagged(chat: Chat) -> None:
+    wrong = USCC[:-1] + ("0" if USCC[-1] != "0" else "1")
+    await answer(chat, "/declare", "老企业", wrong)
+    texts = await answer(chat, "@我已核对")
+    assert "请选择单位类型" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["uscc"] == wrong and "uscc_unverified" in draft.answers["_flags"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("4403011980010112", "身份证号码应为18位（现在是16位）"),
+        (HEAD_ID[:-1] + ("0" if HEAD_ID[-1] != "0" else "1"), "校验位不符"),
+        (resident_id("44030120991231123"), "出生日期晚于今天"),
+        (resident_id("44030119800230123"), "不是有效日期"),
+    ],
+)
+async def test_bad_id_numbers(chat: Chat, typed: str, expected: str) -> None:
+    await answer(chat, "/declare", "公司", USCC, "@企业", "法人", "地址", "领域", "10", "@自行申请设立", "站名", "李工")
+    texts = await answer(chat, typed)
+    assert expected in texts[-1] and "负责人的居民身份证号码" in texts[-1]
+
+
+async def test_hk_permit_and_foreigner_ids_are_accepted(chat: Chat) -> None:
+    await answer(chat, "/declare", "公司", USCC, "@企业", "法人", "地址", "领域", "10", "@自行申请设立", "站名", "李工")
+    texts = await answer(chat, resident_id("81000019800101123"))
+    assert "负责人手机号码" in texts[-1]
+    await answer(chat, "@返回")
+    texts = await answer(chat, resident_id("94484019850101123"))
+    assert "负责人手机号码" in texts[-1]
+
+
+@pytest.mark.parametrize("typed", ["1380013800", "12800138000", "0755-12345678"])
+async def test_bad_mobiles(chat: Chat, typed: str) -> None:
+    await answer(chat, "/declare", "公司", USCC, "@企业", "法人", "地址", "领域", "10", "@自行申请设立", "站名", "李工", HEAD_ID)
+    texts = await answer(chat, typed)
+    assert "请输入11位中国大陆手机号码" in texts[-1]
+
+
+async def test_sticker_or_voice_where_text_is_needed(chat: Chat) -> None:
+    await answer(chat, "/declare")
+    from aiogram.types import Sticker
+
+    update = chat.api.user_message(chat.user, None)
+    message = update.message.model_copy(
+        update={"sticker": Sticker(file_id="s", file_unique_id="s", type="regular", width=1, height=1, is_animated=False, is_video=False)}
+    )
+    mark = chat.mark()
+    await chat.dp.feed_update(chat.bot, update.model_copy(update={"message": message}))
+    texts = chat.texts(chat.api.calls[mark:])
+    assert "这里需要输入文字" in texts[-1] and "申办单位名称" in texts[-1]
+
+
+async def test_employees_must_be_a_count(chat: Chat) -> None:
+    await answer(chat, "/declare", "公司", USCC, "@企业", "法人", "地址", "领域")
+    texts = await answer(chat, "很多")
+    assert "请输入一个整数" in texts[-1]
+    texts = await answer(chat, "-5")
+    assert "数量不能小于 0" in texts[-1]
+
+
+async def test_mentor_rules(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    # fewer than three: the list cannot be closed
+    await add_mentor(chat, 1)
+    texts = await answer(chat, "@名单完成")
+    assert "至少3名技师或高级技师，目前只有1名" in texts[-1]
+    # an external technician is refused at once
+    texts = await answer(chat, "@添加指导教师", "外聘甲", MENTOR_IDS[1], "@技师", "Z1", "@本科", "@外聘")
+    assert "只有高级技师可以从外单位聘用" in texts[-1]
+    assert "本单位职工还是外聘" in texts[-1]
+    # going back to the level and choosing senior, then a contract under two years
+    texts = await answer(chat, "@返回", "@返回", "@返回", "@高级技师", "@保持不变", "@保持不变", "@外聘", "2026-01-01")
+    texts = await answer(chat, "2027-12-31")
+    assert "聘用期不得少于两年" in texts[-1]
+    texts = await answer(chat, "2028-01-01")
+    assert "1. 导师1" in texts[-1] and "2. 外聘甲" in texts[-1]
+    await add_mentor(chat, 3)
+    texts = await answer(chat, "@删除第1位")
+    assert "导师1" not in texts[-1]
+    texts = await answer(chat, "@名单完成")
+    assert "至少3名" in texts[-1] and "目前只有2名" in texts[-1]
+    await add_mentor(chat, 4)
+    texts = await answer(chat, "@名单完成")
+    assert "单位经营管理状况是否良好" in texts[-1]
+
+
+async def test_back_returns_to_the_previous_question_with_its_answer(chat: Chat) -> None:
+    await answer(chat, "/declare", "第一家公司")
+    texts = await answer(chat, "@返回")
+    assert "请输入申办单位名称" in texts[-1] and "当前答案：第一家公司" in texts[-1]
+    texts = await answer(chat, "@保持不变")
+    assert "请输入统一社会信用代码" in texts[-1]
+
+
+async def test_edit_item_from_the_summary_returns_to_the_summary(chat: Chat) -> None:
+    await reach_summary(chat)
+    texts = await answer(chat, "1")
+    assert "请输入申办单位名称" in texts[-1]
+    texts = await answer(chat, "深圳精密智造有限公司")
+    assert "请核对设立申报内容" in texts[-1] and "1. 单位名称：深圳精密智造有限公司" in texts[-1]
+    texts = await answer(chat, "99")
+    assert "请输入要修改的项目编号" in texts[-1]
+
+
+async def test_switching_to_co_built_in_edit_asks_the_new_questions(chat: Chat) -> None:
+    await reach_summary(chat)
+    summary = chat.api.last_message_with_buttons(chat.user.id).text
+    number = next(line.split(".")[0] for line in summary.splitlines() if "设立方式" in line)
+    await answer(chat, number, "@自行申请设立")
+    summary = chat.api.last_message_with_buttons(chat.user.id).text
+    assert "合作单位" not in summary
+    await answer(chat, number, "@合作共建")
+    texts = await answer(chat, "新伙伴")
+    assert "校企合作" in texts[-1]
+
+
+async def test_save_and_finish_later_then_resume(chat: Chat, db: str) -> None:
+    await answer(chat, "/declare", "保存测试公司", USCC)
+    texts = await answer(chat, "@保存")
+    assert "草稿已保存" in texts[-1]
+    # a brand-new bot process on the same database (the in-memory parts are gone)
+    restarted = Chat(make_settings(db))
+    restarted.user = chat.user
+    texts = chat.texts(await restarted.send("/declare"))
+    assert "已恢复您上次保存的申报草稿" in texts[0]
+    assert "请选择单位类型" in texts[-1]
+
+
+async def test_cancel_keeps_the_draft(chat: Chat) -> None:
+    await answer(chat, "/declare", "取消测试公司")
+    texts = await answer(chat, "/cancel")
+    assert "草稿已保存" in texts[-1]
+    texts = await answer(chat, "/declare")
+    assert "请输入统一社会信用代码" in texts[-1]
+
+
+async def test_discard_deletes_the_draft_after_confirmation(chat: Chat) -> None:
+    await answer(chat, "/declare", "放弃测试公司")
+    texts = await answer(chat, "@放弃")
+    assert "确定放弃这份申报草稿吗" in texts[-1]
+    texts = await answer(chat, "@继续填写")
+    assert "请输入统一社会信用代码" in texts[-1]
+    await answer(chat, "@放弃")
+    texts = await answer(chat, "@确定放弃")
+    assert "已放弃申报草稿" in texts[-1]
+    assert await Submission.filter(created_by=chat.user.id).count() == 0
+
+
+async def test_documents_checklist_and_file_rules(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    for n in (1, 2, 3):
+        await add_mentor(chat, n)
+    await answer(chat, "@名单完成")
+    await fill_conditions_and_report(chat)
+    texts = await answer(chat, "@材料齐全")
+    assert "以下材料还未上传：营业执照、负责人身份证、第1位导师身份证" in texts[-1]
+    calls = await chat.send_document(b"x" * 10, "virus.exe", "application/octet-stream")
+    assert "不支持此文件类型" in chat.texts(calls)[-1]
+    big = chat.api.add_file(b"x", "huge.pdf")
+    big = big.model_copy(update={"file_size": 40 * 1024 * 1024})
+    mark = chat.mark()
+    await chat.dp.feed_update(chat.bot, chat.api.user_message(chat.user, document=big))
+    assert "文件太大（40.0 MB）" in chat.texts(chat.api.calls[mark:])[-1]
+    texts = await answer(chat, "@第2位导师职业资格证书")
+    assert "请发送：第2位导师职业资格证书" in texts[-1]
+    await chat.send_document(b"%PDF", "cert2.pdf")
+    text = chat.api.last_message_with_buttons(chat.user.id).text
+    assert "✅ 第2位导师职业资格证书（cert2.pdf）" in text
+    assert "❌ 营业执照" in text
