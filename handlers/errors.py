@@ -7,22 +7,35 @@ import traceback
 
 from aiogram import Bot, Router
 from aiogram.types import ErrorEvent
+from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent
 
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
 async def on_error(event: ErrorEvent, bot: Bot, lang: str = "zh") -> bool:
     exc = event.exception
+    if isinstance(exc, UnknownIntent | OutdatedIntent):
+        # A button of a form that is already closed (submitted, discarded, or on an old message).
+        log.info("update %s: button of a closed form", event.update.update_id)
+        await _tell(event, bot, t(lang, "error.outdated"))
+        return True
     # Only the exception's type and where it was raised: its message may quote what the user typed.
     where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
     log.error("update %s failed: %s\n%s", event.update.update_id, type(exc).__name__, where)
-    chat_id = _chat_of(event)
-    if chat_id is not None:
-        try:
-            await bot.send_message(chat_id, t(lang, "error.generic"))
-        except Exception as send_exc:  # the apology itself must never raise again
-            log.warning("could not tell chat about the failure: %s", type(send_exc).__name__)
+    await _tell(event, bot, t(lang, "error.generic"))
     return True
+
+
+async def _tell(event: ErrorEvent, bot: Bot, text: str) -> None:
+    chat_id = _chat_of(event)
+    if chat_id is None:
+        return
+    try:
+        if event.update.callback_query is not None:
+            await event.update.callback_query.answer()
+        await bot.send_message(chat_id, text)
+    except Exception as send_exc:  # the apology itself must never raise again
+        log.warning("could not tell chat about the failure: %s", type(send_exc).__name__)
 
 
 def _chat_of(event: ErrorEvent) -> int | None:
