@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip >/dev/null
-	@$(PY) -m pip install --quiet -e '.[test,bench]'
+	@$(PY) -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+	@# Quiet when it works; on failure, run again with the full output to show why.
+	@$(PY) -m pip install --quiet -e '.[test,bench]' >/dev/null 2>&1 || $(PY) -m pip install -e '.[test,bench]'
 	@touch $(STAMP)
 
 install: $(STAMP)

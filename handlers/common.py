@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, StartMode
@@ -11,6 +11,10 @@ from bot.i18n import t
 from handlers.menu import MenuAction, main_menu, role_of
 from storage import queries
 from storage.models import StationState
+
+# The menu buttons answered here; conversations answer their own ("declare", ...).
+COMMON_ACTIONS = ("status", "lang", "help")
+
 
 async def _role(user_id: int, is_staff: bool) -> str:
     has_station = False if is_staff else await queries.station_of_user(user_id) is not None
@@ -125,10 +129,8 @@ async def on_menu(query: CallbackQuery, callback_data: MenuAction, lang: str, is
         text = await status_text(user_id, lang, is_staff)
     elif callback_data.action == "lang":
         text = await _toggle_language(user_id, lang)
-    elif callback_data.action == "help":
-        text = _help_text(lang, is_staff)
     else:
-        text = t(lang, "error.unknown_input")
+        text = _help_text(lang, is_staff)
     await query.answer()
     if query.message is not None:
         await query.message.answer(text)
@@ -148,7 +150,7 @@ def build_router() -> Router:
     router.message.register(switch_language, Command("lang"))
     router.message.register(cancel, Command("cancel"))
     router.message.register(status, Command("status"))
-    router.callback_query.register(on_menu, MenuAction.filter())
+    router.callback_query.register(on_menu, MenuAction.filter(F.action.in_(COMMON_ACTIONS)))
     return router
 
 

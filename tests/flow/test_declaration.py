@@ -388,3 +388,9 @@ async def test_documents_checklist_and_file_rules(chat: Chat) -> None:
     text = chat.api.last_message_with_buttons(chat.user.id).text
     assert "✅ 第2位导师职业资格证书（cert2.pdf）" in text
     assert "❌ 营业执照" in text
+
+
+async def test_the_menu_button_starts_the_declaration(chat: Chat) -> None:
+    await chat.send("/start")
+    texts = await answer(chat, "@设立申报")
+    assert "请输入申办单位名称" in texts[-1]
