@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 from aiogram import Bot, Dispatcher
@@ -46,8 +47,14 @@ async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
     await site.start()
     log.info("webhook server on %s:%s", settings.webhook_host, settings.webhook_port)
+    # A container stop sends SIGTERM: finish cleanly (close the server, the scheduler, the
+    # database) instead of dying with updates Telegram already considers delivered.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
 

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -376,7 +376,7 @@ async def test_menu_button_answers_the_callback_and_replies(
 
     stub.push_button(USER_ID, "📋 办理状态")
     answered = stub.mark()
-    method, params = await bot_process.watch(
+    _, params = await bot_process.watch(
         stub.wait_for(lambda m, _: m == "answerCallbackQuery", timeout=REPLY_TIMEOUT),
         "waiting for answerCallbackQuery",
     )
