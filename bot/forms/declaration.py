@@ -23,7 +23,7 @@ def _condition_required(clause: str) -> Any:
     """R3: the unit declares each condition; "no" means it does not meet 四(...) yet."""
 
     def check(value: Any, answers: Answers) -> Invalid | None:
-        return Invalid("declaration.condition_required", {"clause": clause}) if value == "no" else None
+        return Invalid("declaration.condition_required", {"clause_key": clause}) if value == "no" else None
 
     return check
 
@@ -128,13 +128,13 @@ DECLARATION = Form(
         Section(
             "conditions",
             (
-                Field("mgmt_ok", "yes", choices=YES_NO, check=_condition_required("四(二)")),
+                Field("mgmt_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_2")),
                 Field("mgmt_desc", "text", max_length=500),
-                Field("equipment_ok", "yes", choices=YES_NO, check=_condition_required("四(二)")),
+                Field("equipment_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_2")),
                 Field("equipment_desc", "text", max_length=500),
-                Field("project_ok", "yes", choices=YES_NO, check=_condition_required("四(三)")),
+                Field("project_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_3")),
                 Field("project_desc", "text", max_length=500),
-                Field("funds_ok", "yes", choices=YES_NO, check=_condition_required("四(四)")),
+                Field("funds_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_4")),
                 Field("funds_amount", "money"),
                 Field("funds_desc", "text", max_length=500),
             ),

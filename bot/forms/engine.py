@@ -218,7 +218,14 @@ class FormSession:
         return self.tr(f"form.{self.form.id}.{f.id}.{suffix}")
 
     def error_text(self, error: Invalid) -> str:
-        return "⚠️ " + self.tr(f"invalid.{error.reason}", **_public_params(error.params))
+        params = {}
+        for name, value in _public_params(error.params).items():
+            # A param named "<x>_key" is a text key, shown in the person's language as {x}.
+            if name.endswith("_key"):
+                params[name.removesuffix("_key")] = self.tr(str(value))
+            else:
+                params[name] = value
+        return "⚠️ " + self.tr(f"invalid.{error.reason}", **params)
 
     def progress(self, f: Field) -> str:
         sections = [s for s in self.form.sections if any(x.is_visible(self.answers) for x in s.fields)]
@@ -562,7 +569,7 @@ class FormSession:
     def _group_summary(self, f: Field) -> str:
         items = self.answers.get(f.id) or []
         names = [str(item.get(f.subfields[0].id, "")) for item in items]
-        return self.tr("form.group_count", n=len(items), names="、".join(names))
+        return self.tr("form.group_count", n=len(items), names=self.tr("form.list_separator").join(names))
 
     def _press_group(self, f: Field, button_id: str) -> Outcome:
         items: list[dict[str, Any]] = self.answers.setdefault(f.id, [])

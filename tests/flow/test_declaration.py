@@ -394,3 +394,15 @@ async def test_the_menu_button_starts_the_declaration(chat: Chat) -> None:
     await chat.send("/start")
     texts = await answer(chat, "@设立申报")
     assert "请输入申办单位名称" in texts[-1]
+
+
+async def test_a_condition_answered_no_cites_the_clause_in_the_users_language(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    for n in (1, 2, 3):
+        await add_mentor(chat, n)
+    await answer(chat, "@名单完成")
+    texts = await answer(chat, "@否")
+    assert "设立标准（方案四(二)）要求具备此条件" in texts[-1] and "单位经营管理状况是否良好" in texts[-1]
+    await answer(chat, "/lang")
+    texts = await answer(chat, "@否")  # the buttons on screen were drawn before the switch
+    assert "(plan §4(2))" in texts[-1]
