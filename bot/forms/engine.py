@@ -412,12 +412,8 @@ class FormSession:
         if button_id == "skip" and f.optional:
             return self.commit("")
         if button_id.startswith("c:") and f.choices:
-            value = button_id[2:]
-            if value not in {c.value for c in f.choices}:
-                return Outcome(error=Invalid("form.use_buttons"), changed=False)
-            if f.check is not None and (problem := f.check(value, self.answers)) is not None:
-                return Outcome(error=problem, changed=False)
-            return self.commit(value)
+            value = _chosen(f, button_id, self.answers)
+            return Outcome(error=value, changed=False) if isinstance(value, Invalid) else self.commit(value)
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
 
     def _back(self, at: str) -> Outcome:
@@ -579,11 +575,9 @@ class FormSession:
             if button_id == "keep" and sub.id in draft["values"]:
                 return self._advance_subfield(f, sub)
             if button_id.startswith("c:") and sub.choices:
-                value = button_id[2:]
-                if value not in {c.value for c in sub.choices}:
-                    return Outcome(error=Invalid("form.use_buttons"), changed=False)
-                if sub.check is not None and (problem := sub.check(value, draft["values"])) is not None:
-                    return Outcome(error=problem, changed=False)
+                value = _chosen(sub, button_id, draft["values"])
+                if isinstance(value, Invalid):
+                    return Outcome(error=value, changed=False)
                 return self._commit_subfield(f, value)
             return Outcome(error=Invalid("form.use_buttons"), changed=False)
         if button_id == "g:add":
@@ -720,6 +714,16 @@ class FormSession:
                 value = self.answers[f.id]
                 out[f.id] = self.sealer.unseal(value) if f.personal and value != "" else value
         return out
+
+
+def _chosen(f: Field, button_id: str, scope: Answers) -> str | Invalid:
+    """The value of a pressed choice button, checked like a typed answer."""
+    value = button_id.removeprefix("c:")
+    if value not in {c.value for c in f.choices}:
+        return Invalid("form.use_buttons")
+    if f.check is not None and (problem := f.check(value, scope)) is not None:
+        return problem
+    return value
 
 
 def check_upload(file: Upload) -> Invalid | None:
