@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
-from aiogram_dialog import DialogManager, StartMode
+from aiogram_dialog import DialogManager, ShowMode
 
 from bot.i18n import t
 from handlers.menu import MenuAction, main_menu, role_of
@@ -49,14 +49,21 @@ def _help_text(lang: str, is_staff: bool) -> str:
     return text + "\n\n" + t(lang, "help.staff") if is_staff else text
 
 
-async def switch_language(message: Message, lang: str) -> None:
-    await message.answer(await _toggle_language(message.from_user.id, lang))
+async def switch_language(message: Message, lang: str, dialog_manager: DialogManager) -> None:
+    new_lang = await _toggle_language(message.from_user.id, lang)
+    await message.answer(t(new_lang, "lang.changed"))
+    if dialog_manager.has_context():
+        # In the middle of a form: draw the current question again in the new language.
+        dialog_manager.middleware_data["lang"] = new_lang
+        dialog_manager.dialog_data.pop("screen", None)
+        await dialog_manager.show(ShowMode.SEND)
 
 
 async def _toggle_language(user_id: int, lang: str) -> str:
+    """Switch zh <-> en for this user; returns the new language."""
     new = "en" if lang == "zh" else "zh"
     await queries.set_language(user_id, new)
-    return t(new, "lang.changed")
+    return new
 
 
 async def cancel(message: Message, lang: str, dialog_manager: DialogManager) -> None:
@@ -128,7 +135,7 @@ async def on_menu(query: CallbackQuery, callback_data: MenuAction, lang: str, is
     if callback_data.action == "status":
         text = await status_text(user_id, lang, is_staff)
     elif callback_data.action == "lang":
-        text = await _toggle_language(user_id, lang)
+        text = t(await _toggle_language(user_id, lang), "lang.changed")
     else:
         text = _help_text(lang, is_staff)
     await query.answer()

@@ -403,6 +403,29 @@ async def test_a_condition_answered_no_cites_the_clause_in_the_users_language(ch
     await answer(chat, "@名单完成")
     texts = await answer(chat, "@否")
     assert "设立标准（方案四(二)）要求具备此条件" in texts[-1] and "单位经营管理状况是否良好" in texts[-1]
-    await answer(chat, "/lang")
-    texts = await answer(chat, "@否")  # the buttons on screen were drawn before the switch
+    texts = await answer(chat, "/lang")
+    assert texts[0] == "Language switched to English."
+    assert "Is the unit well run and managed (plan §4(2))?" in texts[-1]  # the question again, in English
+    assert "No" in chat.buttons()
+    texts = await answer(chat, "@No")
     assert "(plan §4(2))" in texts[-1]
+
+
+async def test_a_photo_is_accepted_as_a_document(chat: Chat) -> None:
+    from aiogram.types import PhotoSize
+
+    await fill_unit_and_station(chat)
+    for n in (1, 2, 3):
+        await add_mentor(chat, n)
+    await answer(chat, "@名单完成")
+    await fill_conditions_and_report(chat)
+    small = PhotoSize(file_id="p-small", file_unique_id="ps", width=90, height=90, file_size=1_000)
+    large = PhotoSize(file_id="p-large", file_unique_id="pl", width=1280, height=960, file_size=200_000)
+    update = chat.api.user_message(chat.user, None)
+    update = update.model_copy(update={"message": update.message.model_copy(update={"photo": [small, large]})})
+    mark = chat.mark()
+    await chat.dp.feed_update(chat.bot, update)
+    text = chat.texts(chat.api.calls[mark:])[-1]
+    assert "✅ 营业执照（photo_pl.jpg）" in text
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["_docs"]["business_licence"][0]["file_id"] == "p-large"
