@@ -10,6 +10,7 @@ import sys
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.commands import register_commands
 from bot.logging_setup import setup_logging
@@ -103,7 +104,14 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # A typo in .env or the environment: say which variable, not a traceback.
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper()
+            print(f"configuration error: {field}: {error['msg']}", file=sys.stderr)
+        return 2
     # The terminal chat owns stdout; keep the log quiet there unless asked.
     setup_logging(settings.log_level if settings.bot_token else "WARNING")
     try:

@@ -40,8 +40,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            parts = [p.strip() for p in value.replace(";", ",").split(",")]
-            return frozenset(int(p) for p in parts if p)
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            wrong = [p for p in parts if not p.lstrip("-").isdigit()]
+            if wrong:
+                raise ValueError(f"comma-separated Telegram user ids expected, not {', '.join(wrong)}")
+            return frozenset(int(p) for p in parts)
         return value
 
     @field_validator("bot_token", "redis_url", "webhook_url", mode="before")

@@ -43,6 +43,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m scheduler")
     parser.add_argument("--at", type=datetime.fromisoformat, help="fire once what is due as of this time, then exit")
     args = parser.parse_args()
+    if get_settings().bot_token is None:
+        # Without a token there is no one to send to; the terminal chat (python -m bot) runs
+        # the scheduler itself.
+        parser.error("BOT_TOKEN is not set: the scheduler alone needs the bot's token to send notices")
     setup_logging(get_settings().log_level)
     try:
         return asyncio.run(run(args.at))
