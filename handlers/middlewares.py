@@ -32,9 +32,9 @@ class UserContextMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or user.is_bot:
             return await handler(event, data)
-        row = await queries.get_or_create_user(user.id, normalise_language(user.language_code))
-        data["lang"] = row.language.value
+        caller = await queries.identify(user.id, normalise_language(user.language_code))
+        data["lang"] = caller.language
         data["is_admin"] = self.settings.is_admin(user.id)
-        data["is_staff"] = self.settings.is_staff(user.id) or await queries.is_granted_staff(user.id)
+        data["is_staff"] = self.settings.is_staff(user.id) or caller.granted_staff
         data["settings"] = self.settings
         return await handler(event, data)

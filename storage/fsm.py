@@ -1,12 +1,20 @@
 """aiogram FSM storage kept in the database, so a draft survives a restart (DESIGN: default storage).
 
 This is the one module under storage/ that knows aiogram: it adapts aiogram's five-method storage
-interface to the `ConversationState` table. Each call is one statement (an upsert or a select).
+interface to the `ConversationState` table. Writes go to the database at once (one upsert each);
+reads are served from a bounded in-process copy of what this process wrote or read, because
+aiogram and aiogram-dialog read the same keys several times per update.
+
+The copy assumes this process is the only writer of conversation state, which holds for the
+database storage (one bot process). Several bot instances share state through Redis instead
+(REDIS_URL), where nothing is cached.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
+from copy import deepcopy
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -14,38 +22,72 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder,
 
 from storage.models import ConversationState
 
+_MISSING = object()
+
 
 class DatabaseStorage(BaseStorage):
-    def __init__(self, key_builder: KeyBuilder | None = None) -> None:
+    def __init__(self, key_builder: KeyBuilder | None = None, cache_size: int = 10_000) -> None:
         # aiogram-dialog keeps one state stack per "destiny": the key must include it.
         self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
+
+    def _cached(self, key: str) -> Any:
+        entry = self._cache.get(key, _MISSING)
+        if entry is not _MISSING:
+            self._cache.move_to_end(key)
+        return entry
+
+    def _remember(self, key: str, state: str | None, data: dict[str, Any]) -> None:
+        self._cache[key] = (state, data)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    async def _load(self, key: str) -> tuple[str | None, dict[str, Any]]:
+        entry = self._cached(key)
+        if entry is _MISSING:
+            rows = await ConversationState.filter(key=key).values_list("state", "data")
+            state, data = rows[0] if rows else (None, {})
+            entry = (state, dict(data or {}))
+            self._remember(key, *entry)
+        return entry
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
+        built = self.key_builder.build(key)
         await ConversationState.bulk_create(
-            [ConversationState(key=self.key_builder.build(key), state=value, data={})],
+            [ConversationState(key=built, state=value, data={})],
             on_conflict=["key"],
             update_fields=["state", "updated_at"],
         )
+        entry = self._cached(built)
+        if entry is _MISSING:
+            self._cache.pop(built, None)  # the data part is unknown here: read it when asked
+        else:
+            self._remember(built, value, entry[1])
 
     async def get_state(self, key: StorageKey) -> str | None:
-        rows = await ConversationState.filter(key=self.key_builder.build(key)).values_list(
-            "state", flat=True
-        )
-        return rows[0] if rows else None
+        return (await self._load(self.key_builder.build(key)))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        built = self.key_builder.build(key)
+        stored = deepcopy(dict(data))
         await ConversationState.bulk_create(
-            [ConversationState(key=self.key_builder.build(key), state=None, data=dict(data))],
+            [ConversationState(key=built, state=None, data=stored)],
             on_conflict=["key"],
             update_fields=["data", "updated_at"],
         )
+        entry = self._cached(built)
+        if entry is _MISSING:
+            self._cache.pop(built, None)
+        else:
+            self._remember(built, entry[0], stored)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        rows = await ConversationState.filter(key=self.key_builder.build(key)).values_list(
-            "data", flat=True
-        )
-        return dict(rows[0]) if rows and rows[0] else {}
+        # A copy: callers mutate what they get, and that must not change what is stored.
+        return deepcopy((await self._load(self.key_builder.build(key)))[1])
 
     async def close(self) -> None:
         """Connections belong to the ORM, which the application closes itself."""
+        self._cache.clear()

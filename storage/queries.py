@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from tortoise.expressions import Subquery
 from tortoise.functions import Count
 
 from storage.models import (
@@ -26,17 +27,27 @@ PENDING_STATUSES = (
 )
 
 
-async def get_or_create_user(user_id: int, language: str) -> BotUser:
-    """The user row, created on first contact with the language Telegram reports."""
-    user = await BotUser.get_or_none(id=user_id)
-    if user is None:
+@dataclass(frozen=True)
+class Caller:
+    language: str
+    granted_staff: bool  # staff granted in the bot (configured ids are checked by the caller)
+
+
+async def identify(user_id: int, language: str) -> Caller:
+    """Who is writing, in one statement on the hot path: language and staff grant.
+
+    Creates the user on first contact with the language Telegram reports, and marks a user who
+    had blocked the bot reachable again (writing to it means they unblocked it).
+    """
+    granted = Subquery(Staff.filter(user_id=user_id, active=True).limit(1).values("id"))
+    rows = await BotUser.filter(id=user_id).annotate(staff_id=granted).values("language", "reachable", "staff_id")
+    if not rows:
         user, _ = await BotUser.get_or_create(id=user_id, defaults={"language": Language(language)})
-    elif not user.reachable:
-        # Writing to the bot again means they unblocked it.
-        user.reachable = True
-        user.unreachable_since = None
-        await user.save(update_fields=["reachable", "unreachable_since", "updated_at"])
-    return user
+        return Caller(str(Language(user.language).value), await is_granted_staff(user_id))
+    row = rows[0]
+    if not row["reachable"]:
+        await BotUser.filter(id=user_id).update(reachable=True, unreachable_since=None)
+    return Caller(Language(row["language"]).value, row["staff_id"] is not None)
 
 
 async def set_language(user_id: int, language: str) -> None:

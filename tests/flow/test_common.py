@@ -110,3 +110,15 @@ async def test_a_failing_handler_is_logged_without_personal_data_and_the_user_to
     logged = caplog.text
     assert "ValueError" in logged
     assert "440301199001011234" not in logged and "13800138000" not in logged
+
+
+async def test_staff_granted_in_the_bot_is_checked_on_every_call(chat: Chat) -> None:
+    from storage.models import Staff
+
+    granted = chat.as_user(4242)
+    assert "主菜单（申办单位 / 公众）" in chat.texts(await chat.send("/menu", user=granted))[0]
+    grant = await Staff.create(user_id=4242, granted_by=STAFF_ID)
+    assert "主菜单（工作人员）" in chat.texts(await chat.send("/menu", user=granted))[0]
+    grant.active = False
+    await grant.save()
+    assert "主菜单（申办单位 / 公众）" in chat.texts(await chat.send("/menu", user=granted))[0]
