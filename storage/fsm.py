@@ -73,12 +73,14 @@ class DatabaseStorage(BaseStorage):
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         built = self.key_builder.build(key)
         stored = deepcopy(dict(data))
+        entry = self._cached(built)
+        if entry is not _MISSING and entry[1] == stored:
+            return  # aiogram-dialog saves its stack on every update, mostly unchanged
         await ConversationState.bulk_create(
             [ConversationState(key=built, state=None, data=stored)],
             on_conflict=["key"],
             update_fields=["data", "updated_at"],
         )
-        entry = self._cached(built)
         if entry is _MISSING:
             self._cache.pop(built, None)
         else:

@@ -113,4 +113,18 @@ def test_redis_is_chosen_when_redis_url_is_set() -> None:
     assert isinstance(default, DatabaseStorage)
 
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+
+@both_databases
+async def test_database_storage_copies_protect_what_is_stored_and_a_new_process_sees_every_write(db: str) -> None:
+    storage = DatabaseStorage()
+    await storage.set_data(KEY, {"answers": {"a": 1}})
+    got = await storage.get_data(KEY)
+    got["answers"]["a"] = 2  # a caller mutating what it read
+    assert await storage.get_data(KEY) == {"answers": {"a": 1}}
+    await storage.set_data(KEY, {"answers": {"a": 1}})  # unchanged: nothing to write
+    await storage.set_state(KEY, "Form:x")
+    fresh = DatabaseStorage()  # what another process (after a restart) would read
+    assert await fresh.get_state(KEY) == "Form:x"
+    assert await fresh.get_data(KEY) == {"answers": {"a": 1}}
