@@ -12,9 +12,11 @@ database storage (one bot process). Several bot instances share state through Re
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from copy import deepcopy
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -23,6 +25,19 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder,
 from storage.models import ConversationState
 
 _MISSING = object()
+
+# One prepared upsert per column, sent straight to the driver: tortoise's bulk_create would wrap
+# each in a transaction and rebuild the SQL every time (measured: 1.5 ms against 0.2 ms on SQLite).
+_UPSERT = {
+    "sqlite": (
+        'INSERT INTO "conversation_state" ("key", "state", "data", "updated_at") VALUES (?, ?, ?, ?) '
+        'ON CONFLICT ("key") DO UPDATE SET "{column}" = excluded."{column}", "updated_at" = excluded."updated_at"'
+    ),
+    "postgres": (
+        'INSERT INTO "conversation_state" ("key", "state", "data", "updated_at") VALUES ($1, $2, $3::jsonb, $4) '
+        'ON CONFLICT ("key") DO UPDATE SET "{column}" = excluded."{column}", "updated_at" = excluded."updated_at"'
+    ),
+}
 
 
 class DatabaseStorage(BaseStorage):
@@ -53,14 +68,19 @@ class DatabaseStorage(BaseStorage):
             self._remember(key, *entry)
         return entry
 
+    async def _upsert(self, column: str, key: str, state: str | None, data: dict[str, Any]) -> None:
+        db = ConversationState._meta.db
+        dialect = "postgres" if db.capabilities.dialect == "postgres" else "sqlite"
+        now = datetime.now(UTC)
+        # SQLite keeps tortoise's text timestamps; asyncpg wants a datetime.
+        stamp: Any = now if dialect == "postgres" else now.isoformat(sep=" ")
+        sql = _UPSERT[dialect].format(column=column)
+        await db.execute_query(sql, [key, state, json.dumps(data, ensure_ascii=False), stamp])
+
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
         built = self.key_builder.build(key)
-        await ConversationState.bulk_create(
-            [ConversationState(key=built, state=value, data={})],
-            on_conflict=["key"],
-            update_fields=["state", "updated_at"],
-        )
+        await self._upsert("state", built, value, {})
         entry = self._cached(built)
         if entry is _MISSING:
             self._cache.pop(built, None)  # the data part is unknown here: read it when asked
@@ -76,11 +96,7 @@ class DatabaseStorage(BaseStorage):
         entry = self._cached(built)
         if entry is not _MISSING and entry[1] == stored:
             return  # aiogram-dialog saves its stack on every update, mostly unchanged
-        await ConversationState.bulk_create(
-            [ConversationState(key=built, state=None, data=stored)],
-            on_conflict=["key"],
-            update_fields=["data", "updated_at"],
-        )
+        await self._upsert("data", built, None, stored)
         if entry is _MISSING:
             self._cache.pop(built, None)
         else:
