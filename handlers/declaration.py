@@ -21,6 +21,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -202,7 +203,10 @@ async def _send_form(bot: Bot, chat_id: int, lang: str, plain: dict[str, Any], d
         for slot, files in docs.items()
         for f in files
     ]
-    content = build_declaration_form(plain, documents, reference=reference, submitted_on=submitted_on, mask=_mask)
+    # About 0.1 s of CPU: off the event loop, so other users' updates are not held up.
+    content = await asyncio.to_thread(
+        build_declaration_form, plain, documents, reference=reference, submitted_on=submitted_on, mask=_mask
+    )
     await bot.send_document(
         chat_id,
         BufferedInputFile(content, filename=f"{reference or 'draft'}-申报表.docx"),
