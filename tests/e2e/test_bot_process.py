@@ -533,9 +533,10 @@ async def wait_for_server(bot_process: BotProcess, session: aiohttp.ClientSessio
     await bot_process.watch(connect(), "waiting for the webhook server")
 
 
-async def test_webhook_mode_registers_checks_the_secret_and_answers(
+async def start_webhook_bot(
     stub: BotApiStub, launch: Callable[..., Awaitable[BotProcess]], tmp_path: Path
-) -> None:
+) -> tuple[int, BotProcess]:
+    """The real process in webhook mode (secret "s3cret") on a free loopback port."""
     port = free_port()
     env = polling_env(
         tmp_path,
@@ -545,7 +546,13 @@ async def test_webhook_mode_registers_checks_the_secret_and_answers(
         WEBHOOK_HOST="127.0.0.1",
         WEBHOOK_PORT=str(port),
     )
-    bot_process = await launch(env)
+    return port, await launch(env)
+
+
+async def test_webhook_mode_registers_checks_the_secret_and_answers(
+    stub: BotApiStub, launch: Callable[..., Awaitable[BotProcess]], tmp_path: Path
+) -> None:
+    port, bot_process = await start_webhook_bot(stub, launch, tmp_path)
 
     _, registered = await bot_process.watch(
         stub.wait_for(lambda m, _: m == "setWebhook", timeout=START_TIMEOUT, since=0),

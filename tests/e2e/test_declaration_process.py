@@ -38,6 +38,7 @@ from test_bot_process import (  # noqa: F401 - stub and launch are fixtures used
     polling_env,
     post_update,
     start_polling_bot,
+    start_webhook_bot,
     start_update,
     stub,
     texts_to,
@@ -310,16 +311,7 @@ async def test_a_whole_declaration_with_uploads_is_submitted(
 async def test_sigterm_stops_the_webhook_bot_cleanly(
     stub: BotApiStub, launch: Launch, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = polling_env(
-        tmp_path,
-        stub,
-        WEBHOOK_URL="https://example.invalid/webhook",
-        WEBHOOK_SECRET="s3cret",
-        WEBHOOK_HOST="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-    )
-    bot_process = await launch(env)
+    port, bot_process = await start_webhook_bot(stub, launch, tmp_path)
     await bot_process.watch(
         stub.wait_for(lambda m, _: m == "setWebhook", timeout=START_TIMEOUT, since=0),
         "waiting for setWebhook",
