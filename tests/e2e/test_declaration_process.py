@@ -33,7 +33,6 @@ from test_bot_process import (  # noqa: F401 - stub and launch are fixtures used
     BotProcess,
     button_texts,
     failed_calls,
-    free_port,
     launch,
     polling_env,
     post_update,
