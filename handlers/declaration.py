@@ -136,13 +136,12 @@ async def on_message(message: Message, widget: Any, manager: DialogManager) -> N
 
 async def _answer_text(manager: DialogManager, session: FormSession, text: str) -> Outcome:
     field = session.current_field()
-    if field is not None and field.remote_check == "uscc_free":
-        value = session.parse(text)
-        if not isinstance(value, Invalid):
-            blocker = await submissions.uscc_blocker(value)
-            if blocker is not None:
-                return Outcome(error=Invalid(f"declaration.uscc_taken_{blocker}"), changed=False)
-    return session.answer_text(text)
+    value = session.parse(text)
+    if field is not None and field.remote_check == "uscc_free" and not isinstance(value, Invalid):
+        blocker = await submissions.uscc_blocker(value)
+        if blocker is not None:
+            return Outcome(error=Invalid(f"declaration.uscc_taken_{blocker}"), changed=False)
+    return session.answer_parsed(value)
 
 
 def _upload_of(message: Message) -> Upload | None:

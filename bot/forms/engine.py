@@ -192,21 +192,20 @@ class FormSession:
                 self.answers.pop("_mode", None)
                 return SUMMARY
             return target
-        fields = self.visible_fields()
-        ids = [f.id for f in fields]
+        ids = [f.id for f in self.visible_fields()]
         index = ids.index(field_id) if field_id in ids else -1
-        for f in fields[index + 1 :]:
-            return f.id
+        if index + 1 < len(ids):
+            return ids[index + 1]
         return self.first_unanswered() or SUMMARY
 
-    def _before(self, field_id: str) -> str | None:
+    def _before(self, at: str) -> str | None:
+        """Where "back" leads from `at` (None on the first question); changes nothing."""
         if self.answers.get("_mode") == "edit":
-            self.answers.pop("_mode", None)
-            return SUMMARY
+            return SUMMARY  # an edit started from the summary goes back there
         ids = [f.id for f in self.visible_fields()]
-        if field_id == SUMMARY:
+        if at == SUMMARY:
             return ids[-1] if ids else None
-        index = ids.index(field_id) if field_id in ids else 0
+        index = ids.index(at) if at in ids else 0
         return ids[index - 1] if index > 0 else None
 
     # -- texts -----------------------------------------------------------------------------------
@@ -288,19 +287,11 @@ class FormSession:
 
     def _nav_row(self, at: str) -> list[Button]:
         row = []
-        if self._before_preview(at) is not None:
+        if self._before(at) is not None:
             row.append(Button("back", self.tr("form.button.back")))
         row.append(Button("save", self.tr("form.button.save")))
         row.append(Button("discard", self.tr("form.button.discard")))
         return row
-
-    def _before_preview(self, at: str) -> str | None:
-        if self.answers.get("_mode") == "edit":
-            return SUMMARY
-        ids = [f.id for f in self.visible_fields()]
-        if at == SUMMARY:
-            return ids[-1] if ids else None
-        return ids[ids.index(at) - 1] if at in ids and ids.index(at) > 0 else None
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -377,7 +368,10 @@ class FormSession:
         return Outcome()
 
     def answer_text(self, raw: str) -> Outcome:
-        value = self.parse(raw)
+        return self.answer_parsed(self.parse(raw))
+
+    def answer_parsed(self, value: Any) -> Outcome:
+        """Keep what `parse` gave (the chat layer may run a remote check in between)."""
         if isinstance(value, Invalid):
             if value.reason == "uscc.check" and "value" in value.params:
                 # Some real pre-2016 codes fail the check character: let the person confirm it,
@@ -422,6 +416,8 @@ class FormSession:
         target = self._before(at)
         if target is None:
             return Outcome(changed=False)
+        if target == SUMMARY:
+            self.answers.pop("_mode", None)
         self._go(target)
         return Outcome()
 
