@@ -36,7 +36,7 @@ async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
 
 async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     assert settings.webhook_url
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    secret = settings.webhook_secret_token()
     await register_commands(bot, await staff_ids(settings))
     await bot.set_webhook(settings.webhook_url, secret_token=secret, drop_pending_updates=False)
     app = web.Application()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
             return frozenset(int(p) for p in parts)
         return value
 
-    @field_validator("bot_token", "redis_url", "webhook_url", mode="before")
+    @field_validator("bot_token", "redis_url", "webhook_url", "webhook_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -60,6 +61,14 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.tz_name)
+
+    def webhook_secret_token(self) -> str:
+        """The secret Telegram must send with every webhook call: WEBHOOK_SECRET, or one derived
+        from the bot token, so the webhook is never left unchecked."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        token = self.bot_token.get_secret_value() if self.bot_token else ""
+        return hashlib.sha256(f"webhook-secret:{token}".encode()).hexdigest()
 
     def is_staff(self, user_id: int) -> bool:
         return user_id in self.staff_ids or user_id in self.admin_ids

@@ -51,3 +51,15 @@ def test_the_bot_says_which_variable_is_wrong_and_exits_2(tmp_path: Path) -> Non
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert "configuration error: STAFF_IDS" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_webhook_is_always_checked_with_a_secret(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    derived = Settings(_env_file=None).webhook_secret_token()
+    assert len(derived) == 64 and derived.isalnum() and "123:abc" not in derived
+    monkeypatch.setenv("BOT_TOKEN", "456:def")
+    assert Settings(_env_file=None).webhook_secret_token() != derived
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    assert Settings(_env_file=None).webhook_secret_token() == "s3cret"
+    monkeypatch.setenv("WEBHOOK_SECRET", "")
+    assert Settings(_env_file=None).webhook_secret_token() != ""
