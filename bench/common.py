@@ -11,7 +11,6 @@ import platform
 import shutil
 import sys
 import tempfile
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from tortoise.context import TortoiseContext
 
 from bot.local_session import BOT_USER, LocalBotApi
 from bot.settings import Settings
-from storage.db import migrate, tortoise_config
+from storage.db import create_scratch_database, drop_scratch_database, migrate, tortoise_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(__file__).resolve().parent
@@ -255,36 +254,22 @@ class SqliteTemplate:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
+SCRATCH_PREFIX = "szjs_bench_"
 
 
 async def create_pg_database() -> str:
     """A fresh, migrated PostgreSQL database beside DATABASE_URL; returns its URL."""
-    import asyncpg
-
-    conn = await asyncpg.connect(_asyncpg_dsn(DATABASE_URL), timeout=5)
-    name = f"szjs_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base, _, _ = DATABASE_URL.rpartition("/")
-    url = f"{base}/{name}"
+    url = await create_scratch_database(DATABASE_URL, SCRATCH_PREFIX)
     await migrate(url)
     return url
 
 
 async def drop_pg_database(url: str) -> None:
-    import asyncpg
+    await drop_scratch_database(DATABASE_URL, url, SCRATCH_PREFIX)
 
-    name = url.rsplit("/", 1)[1]
-    assert name.startswith("szjs_bench_"), name  # never anything this script did not create
-    conn = await asyncpg.connect(_asyncpg_dsn(DATABASE_URL), timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
 
 
 async def pg_server_version() -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,36 @@ async def init_db(database_url: str, *, auto_migrate: bool = True) -> None:
 
 async def close_db() -> None:
     await Tortoise.close_connections()
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+async def create_scratch_database(server_url: str, prefix: str) -> str:
+    """Create an empty PostgreSQL database named `<prefix><random>` on the server of
+    `server_url` and return its URL (tests and the benchmark each work in their own)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url), timeout=5)
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def drop_scratch_database(server_url: str, url: str, prefix: str) -> None:
+    """Drop a database made by `create_scratch_database`, and nothing else."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    if not name.startswith(prefix):
+        raise ValueError(f"refusing to drop {name!r}: not a scratch database")
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url), timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest_asyncio
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
-from storage.db import migrate, tortoise_config
+from storage.db import create_scratch_database, drop_scratch_database, migrate, tortoise_config
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -36,34 +35,20 @@ def service_unavailable(what: str, url: str, error: BaseException) -> None:
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
-async def _pg_admin_connect():
-    import asyncpg
-
-    return await asyncpg.connect(TEST_DATABASE_URL.replace("postgres://", "postgresql://", 1), timeout=5)
+SCRATCH_PREFIX = "szjs_test_"
 
 
 async def create_pg_database() -> str:
-    """A fresh, migrated PostgreSQL database beside TEST_DATABASE_URL; returns its URL."""
+    """A fresh, empty PostgreSQL database beside TEST_DATABASE_URL; returns its URL."""
     try:
-        conn = await _pg_admin_connect()
+        return await create_scratch_database(TEST_DATABASE_URL, SCRATCH_PREFIX)
     except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
         service_unavailable("PostgreSQL", TEST_DATABASE_URL, exc)
-    name = f"szjs_test_{uuid.uuid4().hex[:12]}"
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base, _, _ = TEST_DATABASE_URL.rpartition("/")
-    return f"{base}/{name}"
+        raise
 
 
 async def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    conn = await _pg_admin_connect()
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_scratch_database(TEST_DATABASE_URL, url, SCRATCH_PREFIX)
 
 
 # -- the database under test --------------------------------------------------------------------
