@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from storage.models import BotUser, Notice, NoticeStatus
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite compares stored timestamps as text: "09:00+08:00" sorts after "01:30+00:00". Every
+    # time the outbox writes or compares is therefore in UTC.
+    return moment.astimezone(UTC)
 
 
 async def enqueue(
@@ -31,7 +37,7 @@ async def enqueue(
                 period=period,
                 text_key=text_key,
                 params=params or {},
-                due_at=due_at,
+                due_at=_utc(due_at),
             )
         ],
         ignore_conflicts=True,
@@ -40,7 +46,7 @@ async def enqueue(
 
 
 async def due_notices(now: datetime, limit: int = 100) -> list[Notice]:
-    return await Notice.filter(status=NoticeStatus.PENDING, due_at__lte=now).order_by("due_at", "id").limit(limit)
+    return await Notice.filter(status=NoticeStatus.PENDING, due_at__lte=_utc(now)).order_by("due_at", "id").limit(limit)
 
 
 async def claim(notice_id: int) -> bool:
@@ -54,11 +60,11 @@ async def claim(notice_id: int) -> bool:
 
 
 async def mark_sent(notice: Notice, now: datetime) -> None:
-    await Notice.filter(id=notice.id).update(status=NoticeStatus.SENT, sent_at=now, attempts=notice.attempts + 1)
+    await Notice.filter(id=notice.id).update(status=NoticeStatus.SENT, sent_at=_utc(now), attempts=notice.attempts + 1)
 
 
 async def mark_retry(notice: Notice, due_at: datetime) -> None:
-    await Notice.filter(id=notice.id).update(status=NoticeStatus.PENDING, due_at=due_at, attempts=notice.attempts + 1)
+    await Notice.filter(id=notice.id).update(status=NoticeStatus.PENDING, due_at=_utc(due_at), attempts=notice.attempts + 1)
 
 
 async def mark_failed(notice: Notice, status: NoticeStatus, error: str) -> None:
@@ -66,7 +72,7 @@ async def mark_failed(notice: Notice, status: NoticeStatus, error: str) -> None:
 
 
 async def mark_unreachable(user_id: int, now: datetime) -> None:
-    await BotUser.filter(id=user_id).update(reachable=False, unreachable_since=now)
+    await BotUser.filter(id=user_id).update(reachable=False, unreachable_since=_utc(now))
 
 
 async def recipient_languages(user_ids: list[int]) -> dict[int, tuple[str, bool]]:
