@@ -58,7 +58,8 @@ async def run(users: int, trace: bool) -> dict[str, Any]:
 
     from bench.common import BenchBotApi, SqliteTemplate, make_settings, orm
     from bot.local_session import LocalSession
-    from bot.wiring import build_bot, build_dispatcher
+    from bot.client import build_bot
+    from bot.wiring import build_dispatcher
 
     template = SqliteTemplate()
     try:

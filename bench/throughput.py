@@ -64,8 +64,10 @@ from bench.common import (
     percentile,
 )
 from bot.i18n import normalise_language
+from bot.services import staff
 from bot.local_session import LocalSession
-from bot.wiring import build_bot, build_dispatcher
+from bot.client import build_bot
+from bot.wiring import build_dispatcher
 
 FIRST_QUESTION = re.compile(r"第1/\d+题")
 SECOND_QUESTION = re.compile(r"第2/\d+题")
@@ -320,8 +322,8 @@ class NoDatabaseUserContext(BaseMiddleware):
         if user is None or user.is_bot:
             return await handler(event, data)
         data["lang"] = normalise_language(user.language_code)
-        data["is_admin"] = self.settings.is_admin(user.id)
-        data["is_staff"] = self.settings.is_staff(user.id)
+        data["is_admin"] = staff.is_admin(self.settings, user.id)
+        data["is_staff"] = staff.is_configured_staff(self.settings, user.id)
         data["settings"] = self.settings
         return await handler(event, data)
 

@@ -14,30 +14,26 @@ from pydantic import ValidationError
 
 from bot.commands import register_commands
 from bot.logging_setup import setup_logging
+from bot.services import staff
 from bot.settings import Settings, get_settings
-from bot.wiring import build_bot, build_dispatcher
+from bot.client import build_bot
+from bot.wiring import build_dispatcher
 from scheduler.setup import build_scheduler
 from storage import db
-from storage.models import Staff
 
 log = logging.getLogger("bot")
 
 
-async def staff_ids(settings: Settings) -> set[int]:
-    granted = await Staff.filter(active=True).values_list("user_id", flat=True)
-    return set(settings.staff_ids | settings.admin_ids) | set(granted)
-
-
 async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     await bot.delete_webhook(drop_pending_updates=False)
-    await register_commands(bot, await staff_ids(settings))
+    await register_commands(bot, await staff.staff_ids(settings))
     await dp.start_polling(bot, handle_signals=True)
 
 
 async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     assert settings.webhook_url
     secret = settings.webhook_secret_token()
-    await register_commands(bot, await staff_ids(settings))
+    await register_commands(bot, await staff.staff_ids(settings))
     await bot.set_webhook(settings.webhook_url, secret_token=secret, drop_pending_updates=False)
     app = web.Application()
     # Telegram sends the secret in X-Telegram-Bot-Api-Secret-Token; requests without it get 401.
@@ -68,7 +64,7 @@ async def run_console(settings: Settings) -> None:
     printer = ConsolePrinter(api)
     bot = build_bot(settings, LocalSession(api, on_call=printer))
     dp = build_dispatcher(settings)
-    scheduler = build_scheduler(bot, settings)
+    scheduler = build_scheduler(bot, settings, in_bot=True)
     scheduler.start()
     try:
         await dp.emit_startup(bot=bot)
@@ -88,7 +84,7 @@ async def run(settings: Settings) -> None:
             return
         bot = build_bot(settings)
         dp = build_dispatcher(settings)
-        scheduler = build_scheduler(bot, settings)
+        scheduler = build_scheduler(bot, settings, in_bot=True)
         scheduler.start()
         try:
             if settings.webhook_url:

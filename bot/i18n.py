@@ -41,6 +41,15 @@ def normalise_language(code: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def add_texts(language: str, texts: dict[str, str]) -> None:
+    """Texts of a form declared outside the locale files (a plug-in channel, the tests' toy form)."""
+    catalog(language).update(texts)
+
+
+def has_text(key: str) -> bool:
+    return key in catalog(DEFAULT_LANGUAGE)
+
+
 def t(language: str, key: str, /, **params: Any) -> str:
     texts = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
     template = texts.get(key)

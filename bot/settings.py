@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     data_key_file: str = "data/secret.key"
     # Outbox sending budget (DESIGN: about 25/s overall, 1/s per chat).
     send_rate_per_second: float = 25.0
+    # Run the outbox sender inside the bot process. 0 for deployments where a separate
+    # `python -m scheduler` sends (with several bot instances, only one process should).
+    outbox_sender: bool = True
     log_level: str = "INFO"
 
     @field_validator("staff_ids", "admin_ids", mode="before")
@@ -69,12 +72,6 @@ class Settings(BaseSettings):
             return self.webhook_secret.get_secret_value()
         token = self.bot_token.get_secret_value() if self.bot_token else ""
         return hashlib.sha256(f"webhook-secret:{token}".encode()).hexdigest()
-
-    def is_staff(self, user_id: int) -> bool:
-        return user_id in self.staff_ids or user_id in self.admin_ids
-
-    def is_admin(self, user_id: int) -> bool:
-        return user_id in self.admin_ids
 
 
 @lru_cache(maxsize=1)

@@ -1,23 +1,22 @@
-"""Builds the Bot, the Dispatcher and its storage from settings. Used by every entry point."""
+"""The composition root of the bot process: the Dispatcher with its storage, middleware, every
+router and every form. The scheduler process does not import this (see bot/client.py)."""
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram import Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram_dialog import setup_dialogs
 
 import handlers
+
+from bot.clock import Clock, SystemClock
+from bot.forms.registry import FORM_SPECS
+from bot.forms.spec import FormSpec
 from bot.settings import Settings
 from handlers.middlewares import UserContextMiddleware
 from storage.fsm import DatabaseStorage
 
-LOCAL_TOKEN = "1000000001:local-terminal-chat"
 
 
 def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -31,22 +30,23 @@ def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
     return DatabaseStorage(key_builder), SimpleEventIsolation()
 
 
-def build_dispatcher(settings: Settings, storage: BaseStorage | None = None) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings,
+    storage: BaseStorage | None = None,
+    *,
+    clock: Clock | None = None,
+    specs: tuple[FormSpec, ...] = FORM_SPECS,
+) -> Dispatcher:
+    """`clock` is what every handler and service reads "now" from (tests pass a fixed one);
+    `specs` are the forms offered (tests add a toy form)."""
     isolation: BaseEventIsolation
     if storage is None:
         storage, isolation = build_storage(settings)
     else:
         isolation = SimpleEventIsolation()
-    dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings)
+    dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, clock=clock or SystemClock())
     dp.update.outer_middleware(UserContextMiddleware(settings))
-    for router in handlers.build_routers():
+    for router in handlers.build_routers(specs):
         dp.include_router(router)
     setup_dialogs(dp, events_isolation=isolation)
     return dp
-
-
-def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    token = settings.bot_token.get_secret_value() if settings.bot_token else LOCAL_TOKEN
-    if session is None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

@@ -1,16 +1,17 @@
-"""aiogram routers: thin. They parse input, call storage and the rules, and render the answer."""
+"""aiogram routers: thin. They parse input, call the services, and render the answer."""
 
 from aiogram import Router
 
-from handlers import common, declaration, errors
+from bot.forms.spec import FormSpec
+from handlers import common, errors, forms
 
 
-def build_routers() -> list[Router]:
+def build_routers(specs: tuple[FormSpec, ...]) -> list[Router]:
     # Order matters: commands first (they work in the middle of a form too), then the
     # conversations, then the catch-all.
     return [
         errors.build_router(),
         common.build_router(),
-        declaration.build_router(),
+        forms.build_router(specs),
         common.build_fallback_router(),
     ]

@@ -9,6 +9,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
 
 from bot.i18n import normalise_language
+from bot.services import staff
 from bot.settings import Settings
 from storage import queries
 
@@ -34,7 +35,7 @@ class UserContextMiddleware(BaseMiddleware):
             return await handler(event, data)
         caller = await queries.identify(user.id, normalise_language(user.language_code))
         data["lang"] = caller.language
-        data["is_admin"] = self.settings.is_admin(user.id)
-        data["is_staff"] = self.settings.is_staff(user.id) or caller.granted_staff
+        data["is_admin"] = staff.is_admin(self.settings, user.id)
+        data["is_staff"] = staff.is_staff(self.settings, user.id, granted=caller.granted_staff)
         data["settings"] = self.settings
         return await handler(event, data)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.logging_setup import setup_logging
 from bot.settings import get_settings
-from bot.wiring import build_bot
+from bot.client import build_bot
 from scheduler.setup import build_scheduler, run_once
 from storage import db
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiolimiter import AsyncLimiter
 
 from bot.i18n import t
@@ -62,8 +62,9 @@ class OutboxSender:
                 await outbox.mark_failed(notice, NoticeStatus.SKIPPED, "unreachable")
                 continue
             try:
+                text = render(notice, language)
                 async with self.overall, self._chat_limiter(notice.recipient_id):
-                    await self.bot.send_message(notice.recipient_id, render(notice, language))
+                    await self.bot.send_message(notice.recipient_id, text)
             except TelegramRetryAfter as exc:
                 await outbox.mark_retry(notice, now + timedelta(seconds=exc.retry_after))
                 log.warning("Telegram asked to wait %ss; notice %s put back", exc.retry_after, notice.id)
@@ -71,7 +72,10 @@ class OutboxSender:
             except TelegramForbiddenError:
                 await outbox.mark_unreachable(notice.recipient_id, now)
                 await outbox.mark_failed(notice, NoticeStatus.SKIPPED, "forbidden")
-            except TelegramAPIError as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad notice must not stop the batch
+                # A missing text key, a bad parameter, a network error, a Bot API refusal: the
+                # notice is marked failed with the error's type (never its message, which may
+                # quote personal data) instead of staying claimed forever, and the batch goes on.
                 await outbox.mark_failed(notice, NoticeStatus.FAILED, type(exc).__name__)
                 log.warning("notice %s failed: %s", notice.id, type(exc).__name__)
             else:

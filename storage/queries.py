@@ -58,6 +58,10 @@ async def is_granted_staff(user_id: int) -> bool:
     return await Staff.filter(user_id=user_id, active=True).exists()
 
 
+async def granted_staff_ids() -> list[int]:
+    return list(await Staff.filter(active=True).values_list("user_id", flat=True))
+
+
 async def station_of_user(user_id: int) -> Station | None:
     contact = (
         await Contact.filter(user_id=user_id, active=True)

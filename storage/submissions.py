@@ -30,8 +30,6 @@ from storage.models import (
 )
 
 REFERENCE_PREFIX = "SZJS"
-# Navigation state of the form: useful in a draft, meaningless once submitted.
-NAVIGATION_KEYS = ("_at", "_mode", "_mentor", "_doc", "_unverified")
 # A unit whose station is in one of these states cannot declare again.
 STANDING_STATES = (
     StationState.ACTIVE,
@@ -100,70 +98,98 @@ class SubmitResult:
     reference: str | None = None
     submitted_at: datetime | None = None
     already: bool = False  # it had been submitted before (a second click)
-    blocked: str | None = None  # "active" | "pending"
+    blocked: str | None = None  # "missing" (no such draft of this user) | "duplicate" (the "one per ..." key is taken)
+    station_id: int | None = None
 
 
-async def submit_declaration(
-    submission_id: int, user_id: int, answers: dict[str, Any], today: date, now: datetime
+@dataclass(frozen=True)
+class StaffNotice:
+    """The notice staff get about a new submission; its params gain the reference."""
+
+    recipients: frozenset[int]
+    kind: str
+    text_key: str
+    params: dict[str, Any]
+
+
+async def submit(
+    submission_id: int,
+    user_id: int,
+    answers: dict[str, Any],
+    *,
+    uniqueness_key: str | None,
+    reference_year: int,
+    now: datetime,
+    staff_notice: StaffNotice | None = None,
+    station_id: int | None = None,
 ) -> SubmitResult:
-    """Turn a complete draft into a submitted declaration: unit, station, contact, documents.
+    """Turn a complete draft into a submission, in one transaction: the status, the receipt
+    number, what the kind creates (a declaration creates its unit, station and contact), the
+    documents, and the staff notice. Either all of it is written or nothing.
 
     Idempotent: a second call (a double click) finds no draft and returns the first receipt.
-    The database refuses a second pending declaration for the same USCC (uniqueness_key).
+    The database refuses a second submission under the same `uniqueness_key`.
     """
     existing = await Submission.get_or_none(id=submission_id, created_by=user_id)
     if existing is None:
         return SubmitResult(blocked="missing")
     if existing.status != SubmissionStatus.DRAFT:
         return SubmitResult(reference=existing.reference, submitted_at=existing.submitted_at, already=True)
-    uscc = str(answers["uscc"])
-    blocker = await uscc_blocker(uscc)
-    if blocker is not None:
-        return SubmitResult(blocked=blocker)
-    stored = {k: v for k, v in answers.items() if k not in NAVIGATION_KEYS}
     try:
         async with in_transaction():
+            reference = await next_reference(reference_year)
             claimed = await Submission.filter(id=submission_id, status=SubmissionStatus.DRAFT).update(
-                status=SubmissionStatus.SUBMITTED,
-                uniqueness_key=f"establishment:{uscc}",
-                submitted_at=now,
-                answers=stored,
+                status=SubmissionStatus.SUBMITTED, uniqueness_key=uniqueness_key, submitted_at=now, answers=answers,
+                reference=reference, year=reference_year,
             )
             if claimed != 1:
                 raise _AlreadySubmitted
-            unit = await _upsert_unit(uscc, answers)
-            station = await Station.create(
-                unit=unit,
-                name=answers["station_name"],
-                mode=EstablishmentMode(answers["mode"]),
-                partner_name=answers.get("partner_name", ""),
-                school_enterprise=answers.get("mode") == "co_built" and answers.get("partner_is_college") == "yes",
-                state=StationState.APPLYING,
-            )
-            reference = await next_reference(today.year)
-            await Submission.filter(id=submission_id).update(unit=unit, station=station, reference=reference, year=today.year)
-            user, _ = await BotUser.get_or_create(id=user_id)
-            await Contact.get_or_create(user=user, station=station, defaults={"role": ContactRole.APPLICANT})
-            await Document.bulk_create(_documents(stored.get("_docs", {}), submission_id, station.id, user_id))
-            await StatusTransition.bulk_create(
-                [
-                    StatusTransition(subject_type="submission", subject_id=submission_id, from_status="draft",
-                                     to_status="submitted", actor_id=user_id),
-                    StatusTransition(subject_type="station", subject_id=station.id, from_status=None,
-                                     to_status="applying", actor_id=user_id),
-                ]
-            )
+            await StatusTransition.create(subject_type="submission", subject_id=submission_id, from_status="draft",
+                                          to_status="submitted", actor_id=user_id, at=now)
+            materialise = _MATERIALISE.get(SubmissionKind(existing.kind))
+            if materialise is not None:
+                station_id = await materialise(submission_id, user_id, answers, now)
+            await Submission.filter(id=submission_id).update(station_id=station_id)
+            await Document.bulk_create(_documents(answers.get("_docs", {}), submission_id, station_id, user_id))
+            if staff_notice is not None:
+                for staff_id in sorted(staff_notice.recipients):
+                    await outbox.enqueue(staff_id, staff_notice.kind, f"submission:{submission_id}", "submitted",
+                                         staff_notice.text_key, now, {**staff_notice.params, "reference": reference})
     except _AlreadySubmitted:
         again = await Submission.get(id=submission_id)
+        if again.status == SubmissionStatus.DRAFT:
+            return SubmitResult(blocked="missing")
         return SubmitResult(reference=again.reference, submitted_at=again.submitted_at, already=True)
     except IntegrityError:
-        # Another declaration for this USCC got in between our check and our insert.
-        return SubmitResult(blocked="pending")
-    return SubmitResult(reference=reference, submitted_at=now)
+        # Another submission under the same "one per ..." key got in first.
+        return SubmitResult(blocked="duplicate")
+    return SubmitResult(reference=reference, submitted_at=now, station_id=station_id)
 
 
 class _AlreadySubmitted(Exception):
     """Raised inside the transaction to roll it back when another click won."""
+
+
+async def _establish_station(submission_id: int, user_id: int, answers: dict[str, Any], now: datetime) -> int:
+    """A declaration creates (or refreshes) its unit, an applying station and its first contact."""
+    unit = await _upsert_unit(str(answers["uscc"]), answers)
+    station = await Station.create(
+        unit=unit,
+        name=answers["station_name"],
+        mode=EstablishmentMode(answers["mode"]),
+        partner_name=answers.get("partner_name", ""),
+        school_enterprise=answers.get("mode") == "co_built" and answers.get("partner_is_college") == "yes",
+        state=StationState.APPLYING,
+    )
+    await Submission.filter(id=submission_id).update(unit=unit)
+    user, _ = await BotUser.get_or_create(id=user_id)
+    await Contact.get_or_create(user=user, station=station, defaults={"role": ContactRole.APPLICANT})
+    await StatusTransition.create(subject_type="station", subject_id=station.id, from_status=None,
+                                  to_status=StationState.APPLYING.value, actor_id=user_id, at=now)
+    return station.id
+
+
+_MATERIALISE = {SubmissionKind.ESTABLISHMENT: _establish_station}
 
 
 async def _upsert_unit(uscc: str, answers: dict[str, Any]) -> Unit:
@@ -183,7 +209,7 @@ async def _upsert_unit(uscc: str, answers: dict[str, Any]) -> Unit:
     return unit
 
 
-def _documents(docs: dict[str, list[dict[str, Any]]], submission_id: int, station_id: int, user_id: int) -> list[Document]:
+def _documents(docs: dict[str, list[dict[str, Any]]], submission_id: int, station_id: int | None, user_id: int) -> list[Document]:
     rows = []
     for slot, files in docs.items():
         kind, _, item = slot.partition(":")
@@ -205,20 +231,10 @@ def _documents(docs: dict[str, list[dict[str, Any]]], submission_id: int, statio
     return rows
 
 
-async def notify_staff(configured_staff: set[int], kind: str, subject: str, period: str, text_key: str,
-                       params: dict[str, Any], now: datetime) -> int:
-    """Queue a notice to every member of staff (configured and granted in the bot)."""
-    granted = await Staff.filter(active=True).values_list("user_id", flat=True)
-    queued = 0
-    for staff_id in sorted(configured_staff | set(granted)):
-        queued += await outbox.enqueue(staff_id, kind, subject, period, text_key, now, params)
-    return queued
-
-
-async def latest_declaration(user_id: int) -> Submission | None:
-    """The user's most recent submitted declaration, or that of the station they act for."""
+async def latest_submitted(user_id: int, kind: SubmissionKind) -> Submission | None:
+    """The user's most recent submission of `kind`, or that of the station they act for."""
     contact_stations = await Contact.filter(user_id=user_id, active=True).values_list("station_id", flat=True)
-    query = Submission.filter(kind=SubmissionKind.ESTABLISHMENT).exclude(status=SubmissionStatus.DRAFT)
+    query = Submission.filter(kind=kind).exclude(status=SubmissionStatus.DRAFT)
     mine = await query.filter(created_by=user_id).order_by("-submitted_at").first()
     if mine is not None or not contact_stations:
         return mine

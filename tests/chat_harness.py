@@ -6,6 +6,7 @@ what the user would read (`chat.texts()`), and on what the database holds.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -14,7 +15,10 @@ from aiogram.types import InlineKeyboardMarkup, Message, User
 
 from bot.local_session import LocalBotApi, LocalSession
 from bot.settings import Settings
-from bot.wiring import build_bot, build_dispatcher
+from bot.client import build_bot
+from bot.clock import FixedClock
+from bot.forms.spec import FormSpec
+from bot.wiring import build_dispatcher
 
 USER_ID = 5550001
 STAFF_ID = 5559001
@@ -31,12 +35,25 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+# Every flow test runs at a known moment (the bureau's 09:00 on a working day), never "today".
+NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+
+
 class Chat:
-    def __init__(self, settings: Settings, api: LocalBotApi | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        api: LocalBotApi | None = None,
+        *,
+        clock: FixedClock | None = None,
+        specs: tuple[FormSpec, ...] | None = None,
+    ) -> None:
         self.settings = settings
         self.api = api or LocalBotApi()
+        self.clock = clock or FixedClock(NOW)
         self.bot = build_bot(settings, LocalSession(self.api))
-        self.dp = build_dispatcher(settings)
+        extra = {} if specs is None else {"specs": specs}
+        self.dp = build_dispatcher(settings, clock=self.clock, **extra)
         self.user = self.as_user(USER_ID)
 
     @staticmethod

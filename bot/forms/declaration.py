@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from bot.documents.declaration_form import build_declaration_form
+from bot.forms.context import FormContext
 from bot.forms.engine import Answers, Choice, DocumentSlot, Field, Form, Section
+from bot.forms.spec import FormSpec, OnSubmit, Printable, PrintRequest
+from bot.rules import identifiers
 from bot.rules.values import Invalid, years_apart_at_least
 
 YES_NO = (Choice("yes", "choice.yes"), Choice("no", "choice.no"))
@@ -22,20 +27,20 @@ def _external(mentor: Answers) -> bool:
 def _condition_required(clause: str) -> Any:
     """R3: the unit declares each condition; "no" means it does not meet 四(...) yet."""
 
-    def check(value: Any, answers: Answers) -> Invalid | None:
+    def check(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
         return Invalid("declaration.condition_required", {"clause_key": clause}) if value == "no" else None
 
     return check
 
 
-def _external_must_be_senior(value: Any, mentor: Answers) -> Invalid | None:
+def _external_must_be_senior(value: Any, mentor: Mapping[str, Any], context: FormContext) -> Invalid | None:
     # R2: only a 高级技师 may be hired from another unit.
     if value == "external" and mentor.get("level") != "senior":
         return Invalid("declaration.external_not_senior")
     return None
 
 
-def _contract_two_years(value: Any, mentor: Answers) -> Invalid | None:
+def _contract_two_years(value: Any, mentor: Mapping[str, Any], context: FormContext) -> Invalid | None:
     # R2: an external hire runs at least two years.
     start = mentor.get("contract_start")
     if start and not years_apart_at_least(date.fromisoformat(start), date.fromisoformat(value), 2):
@@ -43,7 +48,7 @@ def _contract_two_years(value: Any, mentor: Answers) -> Invalid | None:
     return None
 
 
-def _mentor_complete(mentor: Answers) -> Invalid | None:
+def _mentor_complete(mentor: Mapping[str, Any], answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
     if _external(mentor) and mentor.get("level") != "senior":
         return Invalid("declaration.external_not_senior")
     return None
@@ -63,10 +68,10 @@ MENTOR_FIELDS = (
         "employment",
         "choice",
         choices=(Choice("own", "employment.own"), Choice("external", "employment.external")),
-        check=_external_must_be_senior,
+        checks=(_external_must_be_senior,),
     ),
     Field("contract_start", "date", visible=_external),
-    Field("contract_end", "date", visible=_external, check=_contract_two_years),
+    Field("contract_end", "date", visible=_external, checks=(_contract_two_years,)),
 )
 
 
@@ -93,7 +98,7 @@ DECLARATION = Form(
             "unit",
             (
                 Field("unit_name", "text", max_length=100),
-                Field("uscc", "uscc", remote_check="uscc_free"),
+                Field("uscc", "uscc", async_checks=("uscc_free",)),
                 Field(
                     "unit_type",
                     "choice",
@@ -123,18 +128,18 @@ DECLARATION = Form(
         ),
         Section(
             "mentors",
-            (Field("mentors", "group", subfields=MENTOR_FIELDS, min_items=3, item_check=_mentor_complete),),
+            (Field("mentors", "group", subfields=MENTOR_FIELDS, min_items=3, item_checks=(_mentor_complete,)),),
         ),
         Section(
             "conditions",
             (
-                Field("mgmt_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_2")),
+                Field("mgmt_ok", "yes", choices=YES_NO, checks=(_condition_required("clause.s4_2"),)),
                 Field("mgmt_desc", "text", max_length=500),
-                Field("equipment_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_2")),
+                Field("equipment_ok", "yes", choices=YES_NO, checks=(_condition_required("clause.s4_2"),)),
                 Field("equipment_desc", "text", max_length=500),
-                Field("project_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_3")),
+                Field("project_ok", "yes", choices=YES_NO, checks=(_condition_required("clause.s4_3"),)),
                 Field("project_desc", "text", max_length=500),
-                Field("funds_ok", "yes", choices=YES_NO, check=_condition_required("clause.s4_4")),
+                Field("funds_ok", "yes", choices=YES_NO, checks=(_condition_required("clause.s4_4"),)),
                 Field("funds_amount", "money"),
                 Field("funds_desc", "text", max_length=500),
             ),
@@ -155,4 +160,45 @@ DECLARATION = Form(
         Section("documents", (Field("documents", "documents"),)),
     ),
     document_slots=document_slots,
+)
+
+
+async def _uscc_free(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
+    """六(一): one declaration per unit; a unit with a standing station may not declare again."""
+    assert context.lookup is not None
+    blocker = await context.lookup.uscc_blocker(str(value))
+    return Invalid(f"declaration.uscc_taken_{blocker}") if blocker is not None else None
+
+
+def _mask(kind: str, value: str) -> str:
+    return identifiers.mask_mobile(value) if kind == "mobile" else identifiers.mask_resident_id(value)
+
+
+def _print(request: PrintRequest) -> bytes:
+    return build_declaration_form(
+        request.answers, request.documents, reference=request.reference, submitted_on=request.submitted_on, mask=_mask
+    )
+
+
+def _names(answers: Answers) -> dict[str, Any]:
+    return {"unit": answers.get("unit_name", ""), "station": answers.get("station_name", "")}
+
+
+DECLARATION_SPEC = FormSpec(
+    form=DECLARATION,
+    kind="establishment",
+    command="declare",
+    menu_action="declare",
+    reprint_command="form",
+    checks={"uscc_free": _uscc_free},
+    on_submit=OnSubmit(
+        # 六(一): one pending declaration per unit; released when it is rejected (see the life cycle).
+        uniqueness_key=lambda answers, context: f"establishment:{answers['uscc']}",
+        receipt_params=_names,
+        staff_notice_kind="new_declaration",
+        staff_notice_key="notice.new_declaration",
+        staff_notice_params=_names,
+        printable=Printable(_print, filename="{reference}-申报表.docx", caption_key="form.declaration.form_caption"),
+        duplicate_reason="declaration.uscc_taken_pending",
+    ),
 )

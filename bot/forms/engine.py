@@ -4,23 +4,38 @@ No aiogram and no ORM here: the engine works on a plain JSON-serialisable `answe
 caller persists after every step, so a draft survives anything) and describes each screen as text
 and buttons. The chat layer (handlers/forms.py) only renders screens and feeds input back.
 
-Navigation keys kept inside `answers` (prefixed with "_"): `_at` (the field or screen shown),
-`_mode` ("normal", or "edit" when the person came from the summary), `_mentor` (a group item being
-filled), `_doc` (the document slot awaiting a file), `_docs` (uploaded files by slot).
+Keys kept inside `answers` besides the answers themselves (prefixed with "_"):
+navigation, meaningful only in a draft (`NAVIGATION_KEYS`): `_at` (the field or screen shown),
+`_mode` ("edit" when the person came from the summary), `_item` (a group item being filled),
+`_doc` (the document slot awaiting a file), `_unverified` (a value the person may confirm);
+and data, kept on submit: `_docs` (uploaded files by slot) and `_flags` (e.g. "uscc_unverified").
+`final_answers()` gives what is kept: visible answers only, so an answer to a question that the
+person's later choices hid (a partner, after switching back to self-established) never reaches a
+submission. The draft drops such answers as soon as they are hidden.
+
+The engine knows no form: field kinds come from a registry (`bot.forms.kinds`), checks are plain
+functions of (value, answers, context), and async checks (which may ask storage) are named by the
+field and supplied by the form's spec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.forms.context import AsyncCheck, FormContext
+from bot.forms.kinds import kind_of
 from bot.i18n import t
-from bot.rules import identifiers, values
+from bot.rules import values
 from bot.rules.values import Invalid
 
 SUMMARY = "_summary"
+ITEM = "_item"  # the group item being filled: {"index", "at", "values"}
+DOCS = "_docs"
+FLAGS = "_flags"
+# Navigation state of a draft: meaningless once submitted, never stored with a submission.
+NAVIGATION_KEYS = ("_at", "_mode", ITEM, "_doc", "_unverified")
 MAX_FILE_SIZE = 20 * 1024 * 1024  # what bots may download through Telegram's own Bot API server
 ACCEPTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx")
 ACCEPTED_MIME_TYPES = (
@@ -44,28 +59,41 @@ class Choice:
 
 
 Answers = dict[str, Any]
-Check = Callable[[Any, Answers], Invalid | None]
+# A check sees the parsed value, the answers around it (the item's own values inside a group) and
+# the context; it returns the reason the value is refused, or None.
+Check = Callable[[Any, Mapping[str, Any], FormContext], Invalid | None]
+# A finished group item, with the whole form's answers and the context.
+ItemCheck = Callable[[Mapping[str, Any], Mapping[str, Any], FormContext], Invalid | None]
 
 
 @dataclass(frozen=True)
 class Field:
-    """One question. `kind` picks the parser; `visible` hides it for some earlier answers."""
+    """One question. `kind` names a registered field kind; `visible` hides it for some earlier answers."""
 
     id: str
-    kind: str  # text | choice | yes | uscc | resident_id | mobile | email | date | money | count | document | group | documents
+    kind: str
     choices: tuple[Choice, ...] = ()
     optional: bool = False
     personal: bool = False  # sealed at rest, masked when shown
     max_length: int = 200
+    min_length: int = 1
+    minimum: int = 0
     visible: Callable[[Answers], bool] | None = None
-    check: Check | None = None
-    remote_check: str | None = None  # an async check the chat layer runs before the answer is kept
+    checks: tuple[Check, ...] = ()
+    async_checks: tuple[str, ...] = ()  # names of the spec's async checks, run before the answer is kept
     subfields: tuple[Field, ...] = ()  # kind == "group": the fields of one item
     min_items: int = 0
-    item_check: Callable[[Answers], Invalid | None] | None = None  # a finished group item
+    item_checks: tuple[ItemCheck, ...] = ()  # a finished group item
+
+    def __post_init__(self) -> None:
+        kind_of(self.kind)  # an unknown kind fails when the form is declared, not when asked
 
     def is_visible(self, answers: Answers) -> bool:
         return self.visible is None or self.visible(answers)
+
+    @property
+    def answered_by(self) -> str:
+        return kind_of(self.kind).answered_by
 
 
 @dataclass(frozen=True)
@@ -152,18 +180,27 @@ class FormSession:
     form: Form
     answers: Answers
     sealer: Sealer
-    today: date
+    context: FormContext
     lang: str = "zh"
+    checks: Mapping[str, AsyncCheck] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Drafts saved before the group key got its neutral name.
+        if "_mentor" in self.answers:
+            self.answers[ITEM] = self.answers.pop("_mentor")
 
     # -- where we are ----------------------------------------------------------------------------
 
     @property
     def at(self) -> str:
         at = self.answers.get("_at")
-        if at is None:
+        if at is None or (at != SUMMARY and not self._known(at)):
             at = self.first_unanswered() or SUMMARY
             self.answers["_at"] = at
         return at
+
+    def _known(self, field_id: str) -> bool:
+        return any(f.id == field_id for f in self.form.fields)
 
     def _go(self, target: str) -> None:
         self.answers["_at"] = target
@@ -174,11 +211,11 @@ class FormSession:
 
     def is_answered(self, f: Field) -> bool:
         if f.kind == "group":
-            return len(self.answers.get(f.id) or []) >= f.min_items and "_mentor" not in self.answers
+            return len(self.answers.get(f.id) or []) >= f.min_items and ITEM not in self.answers
         if f.kind == "documents":
             return not self.missing_documents()
-        if f.kind == "document":
-            return bool(self.answers.get("_docs", {}).get(f.id))
+        if f.answered_by == "file":
+            return bool(self.answers.get(DOCS, {}).get(f.id))
         return f.id in self.answers
 
     def first_unanswered(self) -> str | None:
@@ -208,10 +245,13 @@ class FormSession:
         index = ids.index(at) if at in ids else 0
         return ids[index - 1] if index > 0 else None
 
-    # -- texts -----------------------------------------------------------------------------------
+    # -- texts (also the `Env` that field kinds see) ---------------------------------------------
 
     def tr(self, key: str, **params: Any) -> str:
         return t(self.lang, key, **params)
+
+    def unseal(self, stored: Any) -> str:
+        return self.sealer.unseal(stored)
 
     def _ftext(self, f: Field, suffix: str = "q") -> str:
         return self.tr(f"form.{self.form.id}.{f.id}.{suffix}")
@@ -244,19 +284,15 @@ class FormSession:
         """An answer as the person may see it again: personal data masked."""
         if stored is None:
             return ""
-        if f.kind in ("choice", "yes"):
-            choice = next((c for c in f.choices if c.value == stored), None)
-            return self.tr(choice.text_key) if choice else str(stored)
-        if f.personal:
-            plain = self.sealer.unseal(stored)
-            return identifiers.mask_mobile(plain) if f.kind == "mobile" else identifiers.mask_resident_id(plain)
-        if f.kind == "money":
-            return self.tr("form.money", amount=f"{float(stored):,.2f}")
-        if f.kind == "document":
-            return ", ".join(d["file_name"] for d in self.answers.get("_docs", {}).get(f.id, []))
         if stored == "" and f.optional:
             return self.tr("form.none")
-        return str(stored)
+        return kind_of(f.kind).show(stored, f, self)
+
+    def printable(self, f: Field, stored: Any) -> str:
+        """An answer as the printed form carries it: every choice in words, numbers in full."""
+        if stored is None or stored == "":
+            return ""
+        return kind_of(f.kind).printable(stored, f, self)
 
     # -- screens ---------------------------------------------------------------------------------
 
@@ -278,12 +314,12 @@ class FormSession:
             buttons.append([Button("force", self.tr("form.button.force"))])
         if f.choices:
             buttons += [[Button(f"c:{c.value}", self.tr(c.text_key))] for c in f.choices]
-        if f.optional and f.kind not in ("choice", "yes"):
+        if f.optional and f.answered_by != "button":
             buttons.append([Button("skip", self.tr("form.button.skip"))])
         if self.is_answered(f):
             buttons.append([Button("keep", self.tr("form.button.keep"))])
         buttons.append(self._nav_row(at))
-        return Screen("\n".join(lines), buttons, accepts_file=f.kind == "document")
+        return Screen("\n".join(lines), buttons, accepts_file=f.answered_by == "file")
 
     def _nav_row(self, at: str) -> list[Button]:
         row = []
@@ -295,65 +331,84 @@ class FormSession:
 
     # -- input -----------------------------------------------------------------------------------
 
-    def parse(self, raw: str) -> Any:
-        """The stored form of a typed answer to the current field, or Invalid."""
-        at = self.at
-        if at == SUMMARY:
-            return self._parse_summary_choice(raw)
-        f = self.form.field(at)
-        if f.kind == "group":
-            if "_mentor" not in self.answers:
-                return Invalid("form.use_buttons")
-            f = self._current_subfield(f)
-        return self._parse_value(f, raw)
-
-    def _parse_value(self, f: Field, raw: str) -> Any:
-        text = raw.strip()
-        if f.kind in ("choice", "yes", "document", "documents", "group"):
-            return Invalid("form.use_buttons" if f.kind != "document" else "file.expected")
-        if f.optional and text in ("", "-", "无", "none", "None"):
-            return ""
-        value: Any
-        match f.kind:
-            case "uscc":
-                value = identifiers.parse_uscc(text)
-            case "resident_id":
-                value = identifiers.parse_resident_id(text, self.today)
-            case "mobile":
-                value = identifiers.parse_mobile(text)
-            case "email":
-                value = values.parse_email(text)
-            case "date":
-                value = values.parse_date(text)
-                value = value if isinstance(value, Invalid) else value.isoformat()
-            case "money":
-                value = values.parse_money(text)
-                value = value if isinstance(value, Invalid) else str(value)
-            case "count":
-                value = values.parse_count(text)
-            case _:
-                value = values.parse_text(text, max_length=f.max_length)
-        if isinstance(value, Invalid):
-            return value
-        if f.check is not None:
-            scope = self.answers.get("_mentor", {}).get("values", {}) if self._in_group() else self.answers
-            problem = f.check(value, scope)
-            if problem is not None:
-                return problem
-        return value
-
-    def _in_group(self) -> bool:
-        at = self.answers.get("_at")
-        return at not in (None, SUMMARY) and self.form.field(at).kind == "group" and "_mentor" in self.answers
-
     def current_field(self) -> Field | None:
         at = self.at
         if at == SUMMARY:
             return None
         f = self.form.field(at)
-        if f.kind == "group" and "_mentor" in self.answers:
+        if f.kind == "group" and ITEM in self.answers:
             return self._current_subfield(f)
         return f
+
+    def _scope(self) -> Mapping[str, Any]:
+        """What a check of the current field sees: the item's own values inside a group."""
+        return self.answers[ITEM]["values"] if self._in_group() else self.answers
+
+    def _in_group(self) -> bool:
+        at = self.answers.get("_at")
+        return at not in (None, SUMMARY) and self._known(at) and self.form.field(at).kind == "group" and ITEM in self.answers
+
+    def parse(self, raw: str) -> Any:
+        """The stored form of a typed answer to the current field, or Invalid (synchronous checks only)."""
+        at = self.at
+        if at == SUMMARY:
+            return self._parse_summary_choice(raw)
+        f = self.form.field(at)
+        if f.kind == "group":
+            if ITEM not in self.answers:
+                return Invalid("form.use_buttons")
+            f = self._current_subfield(f)
+        return self._parse_value(f, raw)
+
+    def _parse_value(self, f: Field, raw: str) -> Any:
+        kind = kind_of(f.kind)
+        if kind.answered_by == "file":
+            return Invalid("file.expected")
+        if kind.parse is None:
+            return Invalid("form.use_buttons")
+        text = raw.strip()
+        if f.optional and text in ("", "-", "无", "none", "None"):
+            return ""
+        value = kind.parse(text, f, self)
+        if isinstance(value, Invalid):
+            return value
+        return self._run_checks(f, value)
+
+    def _run_checks(self, f: Field, value: Any) -> Any:
+        scope = self._scope()
+        for check in f.checks:
+            problem = check(value, scope, self.context)
+            if problem is not None:
+                return problem
+        return value
+
+    async def _run_async_checks(self, f: Field | None, value: Any) -> Invalid | None:
+        if f is None or isinstance(value, Invalid) or value == "":
+            return None
+        for name in f.async_checks:
+            problem = await self.checks[name](value, self._scope(), self.context)
+            if problem is not None:
+                return problem
+        return None
+
+    async def answer_text(self, raw: str) -> Outcome:
+        """A typed answer: parsed, checked (async checks too), kept, and on to the next question."""
+        value = self.parse(raw)
+        problem = await self._run_async_checks(self.current_field(), value)
+        if problem is not None:
+            return Outcome(error=problem, changed=False)
+        return self.answer_parsed(value)
+
+    def answer_parsed(self, value: Any) -> Outcome:
+        """Keep what `parse` gave."""
+        if isinstance(value, Invalid):
+            if value.reason == "uscc.check" and "value" in value.params:
+                # Some real pre-2016 codes fail the check character: let the person confirm it,
+                # and flag it for staff.
+                self.answers.setdefault("_unverified", {})[self.at] = value.params["value"]
+                return Outcome(error=value)
+            return Outcome(error=value, changed=False)
+        return self.commit(value)
 
     def commit(self, value: Any) -> Outcome:
         """Keep a parsed answer and move on."""
@@ -363,26 +418,21 @@ class FormSession:
         f = self.form.field(at)
         if f.kind == "group":
             return self._commit_subfield(f, value)
+        self.answers.get("_unverified", {}).pop(f.id, None)
+        self._set_flag(f"{f.id}_unverified", False)
         self.answers[f.id] = self.sealer.seal(value) if f.personal and value != "" else value
+        self._prune_hidden()
         self._go(self._after(f.id))
         return Outcome()
 
-    def answer_text(self, raw: str) -> Outcome:
-        return self.answer_parsed(self.parse(raw))
+    def _set_flag(self, flag: str, on: bool) -> None:
+        flags: list[str] = self.answers.get(FLAGS, [])
+        if on and flag not in flags:
+            self.answers[FLAGS] = [*flags, flag]
+        elif not on and flag in flags:
+            self.answers[FLAGS] = [x for x in flags if x != flag]
 
-    def answer_parsed(self, value: Any) -> Outcome:
-        """Keep what `parse` gave (the chat layer may run a remote check in between)."""
-        if isinstance(value, Invalid):
-            if value.reason == "uscc.check" and "value" in value.params:
-                # Some real pre-2016 codes fail the check character: let the person confirm it,
-                # and flag it for staff.
-                self.answers.setdefault("_unverified", {})[self.at] = value.params["value"]
-                return Outcome(error=value)
-            return Outcome(error=value, changed=False)
-        self.answers.get("_unverified", {}).pop(self.at, None)
-        return self.commit(value)
-
-    def press(self, button_id: str) -> Outcome:
+    async def press(self, button_id: str) -> Outcome:
         at = self.at
         if button_id == "save":
             return Outcome(leave="saved", changed=False)
@@ -397,21 +447,32 @@ class FormSession:
             return self._press_group(f, button_id)
         if f.kind == "documents":
             return self._press_documents(button_id)
-        if button_id == "force" and (value := self.answers.get("_unverified", {}).pop(f.id, None)):
-            self.answers.setdefault("_flags", []).append(f"{f.id}_unverified")
-            return self.commit(value)
+        if button_id == "force" and (value := self.answers.get("_unverified", {}).get(f.id)):
+            problem = await self._run_async_checks(f, value)
+            if problem is not None:
+                return Outcome(error=problem, changed=False)
+            outcome = self.commit(value)
+            self._set_flag(f"{f.id}_unverified", True)
+            return outcome
         if button_id == "keep" and self.is_answered(f):
             self._go(self._after(f.id))
             return Outcome(changed=True)
         if button_id == "skip" and f.optional:
             return self.commit("")
         if button_id.startswith("c:") and f.choices:
-            value = _chosen(f, button_id, self.answers)
+            value = self._chosen(f, button_id)
             return Outcome(error=value, changed=False) if isinstance(value, Invalid) else self.commit(value)
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
 
+    def _chosen(self, f: Field, button_id: str) -> Any:
+        """The value of a pressed choice button, checked like a typed answer."""
+        value = button_id.removeprefix("c:")
+        if value not in {c.value for c in f.choices}:
+            return Invalid("form.use_buttons")
+        return self._run_checks(f, value)
+
     def _back(self, at: str) -> Outcome:
-        if at != SUMMARY and self.form.field(at).kind == "group" and "_mentor" in self.answers:
+        if at != SUMMARY and self.form.field(at).kind == "group" and ITEM in self.answers:
             return self._group_back(self.form.field(at))
         target = self._before(at)
         if target is None:
@@ -430,8 +491,8 @@ class FormSession:
         if at == SUMMARY:
             return Outcome(error=Invalid("file.unexpected"), changed=False)
         f = self.form.field(at)
-        docs = self.answers.setdefault("_docs", {})
-        if f.kind == "document":
+        docs = self.answers.setdefault(DOCS, {})
+        if f.answered_by == "file":
             docs[f.id] = [file.as_dict()]
             self._go(self._after(f.id))
             return Outcome()
@@ -459,10 +520,12 @@ class FormSession:
                 shown = self._group_summary(f)
             elif f.kind == "documents":
                 slots = self.form.document_slots(self.answers)
-                have = sum(1 for s in slots if self.answers.get("_docs", {}).get(s.key))
+                have = sum(1 for s in slots if self.answers.get(DOCS, {}).get(s.key))
                 shown = self.tr("form.documents_count", have=have, missing=len(self.missing_documents()))
+            elif f.answered_by == "file":
+                shown = self.display(f, True)
             else:
-                shown = self.display(f, self.answers.get(f.id)) if f.id in self.answers or f.kind == "document" else ""
+                shown = self.display(f, self.answers.get(f.id)) if f.id in self.answers else ""
             items.append((f, shown))
         return items
 
@@ -502,19 +565,19 @@ class FormSession:
             return Outcome(submit=True, changed=False)
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
 
-    # -- a group of items (the mentors) ----------------------------------------------------------
+    # -- a group of items (e.g. the mentors) -----------------------------------------------------
 
     def _current_subfield(self, f: Field) -> Field:
-        at = self.answers["_mentor"]["at"]
+        at = self.answers[ITEM]["at"]
         return next(s for s in f.subfields if s.id == at)
 
     def _visible_subfields(self, f: Field) -> list[Field]:
-        scope = self.answers.get("_mentor", {}).get("values", {})
+        scope = self.answers.get(ITEM, {}).get("values", {})
         return [s for s in f.subfields if s.is_visible(scope)]
 
     def _group_screen(self, f: Field, head: list[str]) -> Screen:
         items: list[dict[str, Any]] = self.answers.get(f.id) or []
-        draft = self.answers.get("_mentor")
+        draft = self.answers.get(ITEM)
         if draft is not None:
             sub = self._current_subfield(f)
             subs = self._visible_subfields(f)
@@ -565,26 +628,26 @@ class FormSession:
 
     def _press_group(self, f: Field, button_id: str) -> Outcome:
         items: list[dict[str, Any]] = self.answers.setdefault(f.id, [])
-        draft = self.answers.get("_mentor")
+        draft = self.answers.get(ITEM)
         if draft is not None:
             sub = self._current_subfield(f)
             if button_id == "keep" and sub.id in draft["values"]:
                 return self._advance_subfield(f, sub)
             if button_id.startswith("c:") and sub.choices:
-                value = _chosen(sub, button_id, draft["values"])
+                value = self._chosen(sub, button_id)
                 if isinstance(value, Invalid):
                     return Outcome(error=value, changed=False)
                 return self._commit_subfield(f, value)
             return Outcome(error=Invalid("form.use_buttons"), changed=False)
         if button_id == "g:add":
-            self.answers["_mentor"] = {"index": len(items), "at": f.subfields[0].id, "values": {}}
+            self.answers[ITEM] = {"index": len(items), "at": f.subfields[0].id, "values": {}}
             return Outcome()
         if button_id.startswith(("g:edit:", "g:del:")):
             n = int(button_id.rsplit(":", 1)[1]) if button_id.rsplit(":", 1)[1].isdigit() else 0
             if not 1 <= n <= len(items):
                 return Outcome(error=Invalid("form.use_buttons"), changed=False)
             if button_id.startswith("g:edit:"):
-                self.answers["_mentor"] = {"index": n - 1, "at": f.subfields[0].id, "values": dict(items[n - 1])}
+                self.answers[ITEM] = {"index": n - 1, "at": f.subfields[0].id, "values": dict(items[n - 1])}
             else:
                 del items[n - 1]
                 self._renumber_documents(removed=n)
@@ -597,43 +660,47 @@ class FormSession:
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
 
     def _commit_subfield(self, f: Field, value: Any) -> Outcome:
-        draft = self.answers["_mentor"]
+        draft = self.answers[ITEM]
         sub = self._current_subfield(f)
-        draft["values"][sub.id] = self.sealer.seal(value) if sub.personal else value
+        draft["values"][sub.id] = self.sealer.seal(value) if sub.personal and value != "" else value
         return self._advance_subfield(f, sub)
 
     def _advance_subfield(self, f: Field, sub: Field) -> Outcome:
-        draft = self.answers["_mentor"]
+        draft = self.answers[ITEM]
         subs = self._visible_subfields(f)
         index = subs.index(sub)
         if index + 1 < len(subs):
             draft["at"] = subs[index + 1].id
             return Outcome()
+        # The finished item keeps only what is visible for its own answers.
         item = {k: v for k, v in draft["values"].items() if any(s.id == k for s in subs)}
-        if f.item_check is not None and (problem := f.item_check(item)) is not None:
-            return Outcome(error=problem, changed=True)
+        for check in f.item_checks:
+            problem = check(item, self.answers, self.context)
+            if problem is not None:
+                return Outcome(error=problem, changed=True)
         items: list[dict[str, Any]] = self.answers.setdefault(f.id, [])
         if draft["index"] < len(items):
             items[draft["index"]] = item
         else:
             items.append(item)
-        del self.answers["_mentor"]
+        del self.answers[ITEM]
+        self._prune_hidden()
         return Outcome()
 
     def _group_back(self, f: Field) -> Outcome:
-        draft = self.answers["_mentor"]
+        draft = self.answers[ITEM]
         subs = self._visible_subfields(f)
         sub = self._current_subfield(f)
         index = subs.index(sub)
         if index == 0:
-            del self.answers["_mentor"]  # back to the list; the unfinished item is dropped
+            del self.answers[ITEM]  # back to the list; the unfinished item is dropped
         else:
             draft["at"] = subs[index - 1].id
         return Outcome()
 
     def _renumber_documents(self, removed: int) -> None:
         """Documents of item n belong to the item, not the position: shift them when one goes."""
-        docs: dict[str, Any] = self.answers.get("_docs", {})
+        docs: dict[str, Any] = self.answers.get(DOCS, {})
         renamed: dict[str, Any] = {}
         for key, files in docs.items():
             kind, _, item = key.partition(":")
@@ -644,12 +711,12 @@ class FormSession:
                 if n > removed:
                     key = f"{kind}:{n - 1}"
             renamed[key] = files
-        self.answers["_docs"] = renamed
+        self.answers[DOCS] = renamed
 
     # -- the document checklist ------------------------------------------------------------------
 
     def missing_documents(self) -> list[str]:
-        docs = self.answers.get("_docs", {})
+        docs = self.answers.get(DOCS, {})
         return [s.key for s in self.form.document_slots(self.answers) if not s.optional and not docs.get(s.key)]
 
     def slot_label(self, slot: DocumentSlot) -> str:
@@ -657,7 +724,7 @@ class FormSession:
         return self.tr("document.of_item", n=slot.item, label=label) if slot.item else label
 
     def _documents_screen(self, f: Field, head: list[str]) -> Screen:
-        docs = self.answers.get("_docs", {})
+        docs = self.answers.get(DOCS, {})
         slots = self.form.document_slots(self.answers)
         waiting = self.answers.get("_doc")
         if waiting:
@@ -685,7 +752,7 @@ class FormSession:
             missing = self.missing_documents()
             if missing:
                 slots = {s.key: s for s in self.form.document_slots(self.answers)}
-                names = "、".join(self.slot_label(slots[k]) for k in missing)
+                names = self.tr("form.list_separator").join(self.slot_label(slots[k]) for k in missing)
                 return Outcome(error=Invalid("file.missing", {"names": names}), changed=False)
             self._go(self._after(self.at))
             return Outcome()
@@ -695,31 +762,69 @@ class FormSession:
             return Outcome()
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
 
-    # -- the final answers -----------------------------------------------------------------------
+    # -- what is kept ----------------------------------------------------------------------------
 
-    def plain_answers(self) -> Answers:
-        """Visible answers with personal data unsealed: for the generated form only, never stored."""
+    def _visible_document_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for f in self.visible_fields():
+            if f.answered_by == "file":
+                keys.add(f.id)
+            elif f.kind == "documents":
+                keys |= {s.key for s in self.form.document_slots(self.answers)}
+        return keys
+
+    def _prune_hidden(self) -> None:
+        """Drop answers (and files) of questions that the latest answer hid."""
+        visible = {f.id for f in self.visible_fields()}
+        for f in self.form.fields:
+            if f.id not in visible:
+                self.answers.pop(f.id, None)
+        docs = self.answers.get(DOCS)
+        if docs:
+            keep = self._visible_document_keys()
+            self.answers[DOCS] = {k: v for k, v in docs.items() if k in keep}
+        flags = self.answers.get(FLAGS)
+        if flags:
+            self.answers[FLAGS] = [x for x in flags if x.removesuffix("_unverified") in visible]
+
+    def final_answers(self) -> Answers:
+        """What a submission keeps: the visible answers (sealed as stored), their files and flags;
+        no navigation state and nothing the person's choices hid."""
         out: Answers = {}
         for f in self.visible_fields():
             if f.kind == "group":
                 out[f.id] = [
-                    {s.id: (self.sealer.unseal(v) if s.personal else v) for s in f.subfields if (v := item.get(s.id)) is not None}
+                    {s.id: item[s.id] for s in f.subfields if s.id in item and s.is_visible(item)}
                     for item in self.answers.get(f.id) or []
                 ]
-            elif f.id in self.answers:
-                value = self.answers[f.id]
-                out[f.id] = self.sealer.unseal(value) if f.personal and value != "" else value
+            elif f.answered_by in ("text", "button") and f.id in self.answers:
+                out[f.id] = self.answers[f.id]
+        keep = self._visible_document_keys()
+        docs = {k: v for k, v in self.answers.get(DOCS, {}).items() if k in keep and v}
+        if docs:
+            out[DOCS] = docs
+        visible = {f.id for f in self.visible_fields()}
+        flags = [x for x in self.answers.get(FLAGS, []) if x.removesuffix("_unverified") in visible]
+        if flags:
+            out[FLAGS] = flags
         return out
 
-
-def _chosen(f: Field, button_id: str, scope: Answers) -> str | Invalid:
-    """The value of a pressed choice button, checked like a typed answer."""
-    value = button_id.removeprefix("c:")
-    if value not in {c.value for c in f.choices}:
-        return Invalid("form.use_buttons")
-    if f.check is not None and (problem := f.check(value, scope)) is not None:
-        return problem
-    return value
+    def plain_answers(self) -> Answers:
+        """The final answers with personal data unsealed: for the printed form only, never stored."""
+        final = self.final_answers()
+        out: Answers = {}
+        for f in self.visible_fields():
+            if f.id not in final:
+                continue
+            value = final[f.id]
+            if f.kind == "group":
+                out[f.id] = [
+                    {s.id: (self.sealer.unseal(v) if s.personal and v != "" else v) for s in f.subfields if (v := item.get(s.id)) is not None}
+                    for item in value
+                ]
+            else:
+                out[f.id] = self.sealer.unseal(value) if f.personal and value != "" else value
+        return out
 
 
 def check_upload(file: Upload) -> Invalid | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date
+
 
 import docx
 import pytest
@@ -113,7 +113,7 @@ async def test_happy_path_from_declare_to_receipt(chat: Chat) -> None:
     texts = chat.texts(calls)
     receipt = next(t for t in texts if "设立申报已提交" in t)
     submission = await Submission.get(created_by=chat.user.id)
-    year = date.today().year
+    year = 2026  # the chat's clock: 27 November 2026
     assert submission.reference == f"SZJS-{year}-0001"
     assert f"申报编号：<b>SZJS-{year}-0001</b>" in receipt
     assert "专家评审" in receipt and "公示5个工作日" in receipt and "授牌" in receipt

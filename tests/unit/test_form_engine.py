@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.forms.context import FormContext
 from bot.forms.declaration import DECLARATION
 from bot.forms.engine import SUMMARY, FormSession, Upload
+
+CONTEXT = FormContext(today=date(2026, 11, 27), now=datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
 
 
 class PlainSealer:
@@ -20,23 +23,23 @@ class PlainSealer:
 
 
 def session(answers: dict[str, Any] | None = None) -> FormSession:
-    return FormSession(DECLARATION, answers if answers is not None else {}, PlainSealer(), date(2026, 11, 27))
+    return FormSession(DECLARATION, answers if answers is not None else {}, PlainSealer(), CONTEXT)
 
 
 def upload(name: str) -> Upload:
     return Upload(f"id-{name}", f"u-{name}", name, 1000, "application/pdf")
 
 
-def test_a_new_draft_starts_at_the_first_question_and_personal_data_is_sealed() -> None:
+async def test_a_new_draft_starts_at_the_first_question_and_personal_data_is_sealed() -> None:
     s = session()
     assert s.at == "unit_name"
     s.answers.update(unit_name="x", uscc="u", unit_type="enterprise", legal_rep="l", address="a", main_field="m",
                      employees=1, mode="self", station_name="s", head_name="h")
     s.answers["_at"] = "head_id_number"
     valid = "11010519491231002X"
-    assert s.answer_text(valid[:-1] + "1").error.reason == "ric.check"
+    assert (await s.answer_text(valid[:-1] + "1")).error.reason == "ric.check"
     assert s.at == "head_id_number" and "head_id_number" not in s.answers
-    assert s.answer_text(valid).error is None
+    assert (await s.answer_text(valid)).error is None
     assert s.answers["head_id_number"] == {"enc": valid[::-1]}
     assert s.at == "head_mobile"
 
@@ -50,13 +53,13 @@ def test_co_built_questions_appear_only_for_co_built() -> None:
     assert ids.index("partner_name") == ids.index("mode") + 1
 
 
-def test_removing_a_mentor_moves_the_documents_of_the_later_ones_with_them() -> None:
+async def test_removing_a_mentor_moves_the_documents_of_the_later_ones_with_them() -> None:
     s = session({"mentors": [{"name": "甲"}, {"name": "乙"}, {"name": "丙"}], "_at": "documents"})
     for n, name in ((1, "甲"), (2, "乙"), (3, "丙")):
-        s.press(f"d:mentor_id_card:{n}")
+        await s.press(f"d:mentor_id_card:{n}")
         s.upload(upload(f"{name}.pdf"))
     s.answers["_at"] = "mentors"
-    s.press("g:del:2")
+    await s.press("g:del:2")
     assert [m["name"] for m in s.answers["mentors"]] == ["甲", "丙"]
     docs = s.answers["_docs"]
     assert docs["mentor_id_card:1"][0]["file_name"] == "甲.pdf"
@@ -64,9 +67,9 @@ def test_removing_a_mentor_moves_the_documents_of_the_later_ones_with_them() -> 
     assert "mentor_id_card:3" not in docs
 
 
-def test_the_summary_cannot_submit_while_something_is_missing() -> None:
+async def test_the_summary_cannot_submit_while_something_is_missing() -> None:
     s = session({"_at": SUMMARY, "unit_name": "x"})
-    outcome = s.press("submit")
+    outcome = await s.press("submit")
     assert outcome.submit is False and outcome.error is not None and outcome.error.reason == "form.incomplete"
     assert s.at == "uscc" and s.answers["_mode"] == "edit"
 

@@ -64,3 +64,54 @@ async def test_blocked_user_is_marked_and_retry_after_is_honoured(db: str) -> No
     assert await sender.send_due(NOW) == 0  # not yet
     assert await sender.send_due(NOW + timedelta(seconds=7)) == 1
     assert chat.texts(chat.api.calls)[-1] == "评审通过"
+
+
+class BrokenApi(LocalBotApi):
+    """One chat's send fails with something that is not a Telegram error at all."""
+
+    async def answer(self, method: Any) -> Any:
+        if isinstance(method, SendMessage) and method.chat_id == 4:
+            raise ConnectionResetError("peer went away")
+        return await super().answer(method)
+
+
+async def test_a_notice_that_cannot_be_rendered_or_sent_is_marked_failed_and_the_batch_goes_on(db: str) -> None:
+    from scheduler.sender import OutboxSender
+
+    chat = Chat(make_settings(db), api=BrokenApi())
+    for uid in (4, 5, 6):
+        await BotUser.create(id=uid)
+    await outbox.enqueue(4, "k", "s", "p", "submission_status.approved", NOW)  # the send raises
+    await outbox.enqueue(5, "k", "s", "p", "no.such.text", NOW)  # rendering raises
+    await outbox.enqueue(6, "k", "s", "p", "submission_status.approved", NOW)
+    sender = OutboxSender(chat.bot, per_chat_interval=0.01)
+    assert await sender.send_due(NOW) == 1
+    assert (await Notice.get(recipient_id=4)).status == NoticeStatus.FAILED
+    assert (await Notice.get(recipient_id=4)).error == "ConnectionResetError"
+    assert (await Notice.get(recipient_id=5)).status == NoticeStatus.FAILED
+    assert (await Notice.get(recipient_id=5)).error == "KeyError"
+    assert (await Notice.get(recipient_id=6)).status == NoticeStatus.SENT
+    assert await Notice.filter(status=NoticeStatus.SENDING).count() == 0  # nothing stuck
+    assert await sender.send_due(NOW) == 0  # and nothing sent twice
+
+
+def test_the_bot_process_can_leave_sending_to_a_separate_scheduler() -> None:
+    from bot.client import build_bot
+    from scheduler.setup import build_scheduler
+
+    settings = make_settings("sqlite://:memory:")
+    bot = build_bot(settings)
+    assert [job.id for job in build_scheduler(bot, settings, in_bot=True).get_jobs()] == ["outbox"]
+    quiet = make_settings("sqlite://:memory:", outbox_sender=False)
+    assert build_scheduler(bot, quiet, in_bot=True).get_jobs() == []
+    # `python -m scheduler` always sends, whatever the bot processes are told
+    assert [job.id for job in build_scheduler(bot, quiet).get_jobs()] == ["outbox"]
+
+
+def test_the_scheduler_process_imports_no_handler_and_no_dialog() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, scheduler.__main__; print(sorted(m for m in sys.modules if m.split('.')[0] in ('handlers', 'aiogram_dialog')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.services import staff
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,9 @@ def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch, clean_env:
     monkeypatch.setenv("AUTO_MIGRATE", "0")
     monkeypatch.setenv("REDIS_URL", "")
     s = Settings(_env_file=None)
-    assert s.staff_ids == {11, 12, 13} and s.is_staff(99) and s.is_admin(99) and not s.is_admin(11)
+    assert s.staff_ids == {11, 12, 13} and s.admin_ids == {99}
+    assert staff.is_staff(s, 99, granted=False) and staff.is_admin(s, 99) and not staff.is_admin(s, 11)
+    assert staff.is_staff(s, 11, granted=False) and not staff.is_staff(s, 7, granted=False) and staff.is_staff(s, 7, granted=True)
     assert s.bot_token is not None and s.bot_token.get_secret_value() == "123:abc"
     assert "123:abc" not in repr(s)  # the token is a secret
     assert s.telegram_api_url == "http://127.0.0.1:8081"

@@ -1,0 +1,59 @@
+"""What a form's checks may know besides the answers: today, the person's station and its history,
+settings, and a way to ask storage (async checks only).
+
+Built by the services for each input, so a rule such as "not in the founding year" (R7) or "at most
+6 months" (R11) is a plain function of (value, answers, context), written next to the form as data.
+Plain data only: no aiogram, no ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class StationView:
+    """The station a contact acts for, as the rules need it."""
+
+    id: int
+    name: str
+    state: str
+    unit_uscc: str = ""
+    recognised_on: date | None = None
+    school_enterprise: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One submission of the person or their station: what R7 and R11 look back at."""
+
+    kind: str
+    status: str
+    year: int | None = None
+    submitted_on: date | None = None
+
+
+class Lookup(Protocol):
+    """What async checks may ask storage (implemented by bot.services.forms)."""
+
+    async def uscc_blocker(self, uscc: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class FormContext:
+    today: date  # in the bureau's time zone
+    now: datetime  # aware, UTC
+    user_id: int = 0
+    station: StationView | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    lookup: Lookup | None = None
+
+    def history_of(self, kind: str) -> tuple[HistoryEntry, ...]:
+        return tuple(h for h in self.history if h.kind == kind)
+
+
+AsyncCheck = Callable[[Any, Mapping[str, Any], FormContext], Awaitable[Any]]

@@ -1,0 +1,8 @@
+"""Every form the bot offers, in menu order. A new act adds its spec here."""
+
+from __future__ import annotations
+
+from bot.forms.declaration import DECLARATION_SPEC
+from bot.forms.spec import FormSpec
+
+FORM_SPECS: tuple[FormSpec, ...] = (DECLARATION_SPEC,)
