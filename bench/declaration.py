@@ -99,12 +99,13 @@ async def seed(units: int) -> dict[str, int]:
 
 async def one_declaration(url: str, units: int) -> dict[str, Any]:
     add_import_paths()
+    from bot.clock import FixedClock
     from chat_harness import STAFF_ID, Chat  # tests/chat_harness.py
     from test_declaration import reach_summary  # tests/flow/test_declaration.py
 
     async with orm(url):
         seeded = await seed(units)
-        chat = Chat(make_settings(url, staff_ids=frozenset({STAFF_ID})))
+        chat = Chat(make_settings(url, staff_ids=frozenset({STAFF_ID})), clock=FixedClock(datetime.now(UTC)))
         sql = SqlCounter()
         per_update: list[dict[str, Any]] = []
         feed = chat.dp.feed_update
@@ -123,9 +124,9 @@ async def one_declaration(url: str, units: int) -> dict[str, Any]:
 
         chat.dp.feed_update = counted_feed  # type: ignore[method-assign]
         # The printable form is built inside the 提交 update: time it on its own.
-        import handlers.declaration as declaration_handlers
+        import bot.forms.declaration as declaration_module  # the spec's printable calls it
 
-        build_form = getattr(declaration_handlers, "build_declaration_form", None)  # None: moved elsewhere
+        build_form = getattr(declaration_module, "build_declaration_form", None)  # None: moved elsewhere
         form_build: list[float] = []
 
         def timed_build_form(*args: Any, **kwargs: Any) -> bytes:
@@ -136,7 +137,7 @@ async def one_declaration(url: str, units: int) -> dict[str, Any]:
                 form_build.append(time.perf_counter() - began)
 
         if build_form is not None:
-            declaration_handlers.build_declaration_form = timed_build_form
+            declaration_module.build_declaration_form = timed_build_form
         threads = ThreadCounter()
         try:
             with sql.counting(), threads.counting():
@@ -147,7 +148,7 @@ async def one_declaration(url: str, units: int) -> dict[str, Any]:
                 end = time.perf_counter()
         finally:
             if build_form is not None:
-                declaration_handlers.build_declaration_form = build_form
+                declaration_module.build_declaration_form = build_form
         receipts = [t for t in chat.texts(calls) if "设立申报已提交" in t]
         if not receipts or len(chat.documents(calls)) != 1:
             raise RuntimeError(f"no receipt after 提交: {chat.texts(calls)}")

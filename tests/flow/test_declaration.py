@@ -429,3 +429,29 @@ async def test_a_photo_is_accepted_as_a_document(chat: Chat) -> None:
     assert "✅ 营业执照（photo_pl.jpg）" in text
     draft = await Submission.get(created_by=chat.user.id)
     assert draft.answers["_docs"]["business_licence"][0]["file_id"] == "p-large"
+
+
+async def test_switching_back_to_self_established_leaves_no_partner_on_the_station(chat: Chat) -> None:
+    await reach_summary(chat)
+    summary = chat.api.last_message_with_buttons(chat.user.id).text
+    number = next(line.split(".")[0] for line in summary.splitlines() if "设立方式" in line)
+    await answer(chat, number, "@自行申请设立")
+    await chat.press("提交")
+    submission = await Submission.get(created_by=chat.user.id)
+    assert "partner_name" not in submission.answers and "partner_is_college" not in submission.answers
+    station = await Station.get(id=submission.station_id)
+    assert station.partner_name == "" and station.school_enterprise is False
+
+
+async def test_the_reference_year_is_the_bureaus_not_the_servers(db: str) -> None:
+    # 00:30 on 1 January 2027 in Shanghai is still 31 December 2026 in UTC.
+    from datetime import UTC, datetime
+
+    from bot.clock import FixedClock
+
+    chat = Chat(make_settings(db), clock=FixedClock(datetime(2026, 12, 31, 16, 30, tzinfo=UTC)))
+    await reach_summary(chat)
+    receipt = chat.texts(await chat.press("提交"))[0]
+    assert "SZJS-2027-0001" in receipt and "提交时间：2027-01-01 00:30" in receipt
+    submission = await Submission.get(created_by=chat.user.id)
+    assert submission.submitted_at == datetime(2026, 12, 31, 16, 30, tzinfo=UTC)

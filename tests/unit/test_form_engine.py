@@ -81,3 +81,56 @@ def test_a_file_of_the_wrong_kind_or_too_big_is_refused() -> None:
     big = Upload("f", "u", "scan.pdf", 21 * 1024 * 1024, "application/pdf")
     assert s.upload(big).error.reason == "file.too_big"
     assert "_docs" not in s.answers or not s.answers["_docs"]
+
+
+async def test_a_hidden_answer_is_dropped_at_once_and_never_kept() -> None:
+    s = session({"mode": "co_built", "partner_name": "深圳技师学院", "partner_is_college": "yes",
+                 "_flags": ["partner_name_unverified"], "_at": "mode"})
+    await s.press("c:self")
+    assert "partner_name" not in s.answers and "partner_is_college" not in s.answers
+    assert "_flags" not in s.final_answers()
+    assert s.at == "station_name"
+
+
+async def test_final_answers_hold_visible_answers_files_and_flags_but_no_navigation() -> None:
+    s = session({"unit_name": "x", "report_mode": "texts", "report_goals": "g", "_at": "report_goals", "_mode": "edit",
+                 "_docs": {"report": [upload("old.pdf").as_dict()], "business_licence": [upload("l.pdf").as_dict()]},
+                 "_flags": ["uscc_unverified"], "uscc": "code"})
+    final = s.final_answers()
+    assert final["unit_name"] == "x" and final["report_goals"] == "g" and final["_flags"] == ["uscc_unverified"]
+    assert "report" not in final["_docs"] and "business_licence" in final["_docs"]  # the upload was hidden by "texts"
+    assert not {"_at", "_mode", "_item", "_doc", "_unverified"} & set(final)
+
+
+def test_a_draft_saved_under_the_old_group_key_resumes() -> None:
+    s = session({"_at": "mentors", "_mentor": {"index": 0, "at": "level", "values": {"name": "甲"}}})
+    assert "_mentor" not in s.answers and s.answers["_item"]["values"] == {"name": "甲"}
+    assert s.current_field().id == "level"
+
+
+def test_an_unknown_field_kind_fails_when_the_form_is_declared() -> None:
+    import pytest
+
+    from bot.forms.engine import Field
+
+    with pytest.raises(KeyError, match="unknown field kind 'colour'"):
+        Field("x", "colour")
+
+
+def test_checks_written_as_data_see_the_context() -> None:
+    from bot.forms.checks import at_most, not_founding_year, not_in_future, not_in_past, once_per_year, within_months_of_today
+    from bot.forms.context import HistoryEntry, StationView
+
+    station = StationView(id=1, name="站", state="active", recognised_on=date(2026, 5, 1))
+    ctx = FormContext(today=date(2026, 11, 27), now=datetime(2026, 11, 27, 1, 0, tzinfo=UTC), station=station,
+                      history=(HistoryEntry("key_project", "submitted", 2025), HistoryEntry("key_project", "rejected", 2024)))
+    assert not_in_past()("2026-11-26", {}, ctx).reason == "date.too_early"
+    assert not_in_past()("2026-11-27", {}, ctx) is None
+    assert not_in_future()("2026-11-28", {}, ctx).reason == "date.too_late"
+    assert within_months_of_today(6)("2027-05-27", {}, ctx) is None
+    assert within_months_of_today(6)("2027-05-28", {}, ctx).params == {"not_after": date(2027, 5, 27)}
+    assert at_most(6)(7, {}, ctx).reason == "count.too_large" and at_most(6)(6, {}, ctx) is None
+    assert not_founding_year()(2026, {}, ctx).reason == "key_project.founding_year"
+    assert not_founding_year()(2027, {}, ctx) is None
+    assert once_per_year("key_project", "key_project.one_a_year")(2025, {}, ctx).reason == "key_project.one_a_year"
+    assert once_per_year("key_project", "key_project.one_a_year")(2024, {}, ctx) is None  # the rejected one frees it
