@@ -1,4 +1,27 @@
-"""设立申报: the establishment declaration (policy 三, 四, 六(一); SPEC R1–R5), declared as data."""
+"""设立申报: the establishment declaration (policy 三, 四, 六(一); SPEC R1–R5), declared as data.
+
+/declare walks it through the generic dialog (handlers/forms.py); its questions, by section:
+
+```mermaid
+stateDiagram-v2
+    [*] --> unit: /declare or the menu (a saved draft resumes where it stopped)
+    unit --> partner: 合作共建
+    unit --> station: 自行申请设立
+    partner --> station
+    note right of unit: USCC checked (GB 32100) and free (one declaration per unit)
+    station --> mentors
+    mentors --> mentors: add / edit / delete a mentor (R1: at least 3; R2: external = senior, >= 2 years)
+    mentors --> conditions: list complete
+    conditions --> report: each condition "yes" (四(二)-(四))
+    report --> documents: a file, or six texts
+    documents --> summary: every required material in (R5)
+    summary --> unit: edit item N (back to the summary after)
+    summary --> submitted: 提交 (receipt, 申报表 .docx, staff told)
+    submitted --> [*]
+```
+After submit the declaration follows its life cycle (bot/rules/lifecycle.py): under review,
+approved or rejected, announced, recognised.
+"""
 
 from __future__ import annotations
 
