@@ -37,7 +37,7 @@ from aiogram_dialog.widgets.kbd import Keyboard, Row
 from aiogram_dialog.widgets.text import Format
 
 from bot.clock import Clock
-from bot.forms.engine import FormSession, Outcome, Screen, Upload
+from bot.forms.engine import FormSession, Outcome, Screen, Upload, error_text
 from bot.forms.spec import FormSpec
 from bot.i18n import has_text, t
 from bot.rules.values import Invalid
@@ -238,7 +238,7 @@ class FormDialog:
                     settings: Settings) -> None:
         refused = await service.may_start(self.spec, user_id, clock, settings)
         if refused is not None:
-            await bot.send_message(user_id, t(lang, f"invalid.{refused.reason}", **refused.params))
+            await bot.send_message(user_id, error_text(lang, refused))
             return
         sid, resumed = await service.open_draft(self.spec, user_id)
         if resumed:

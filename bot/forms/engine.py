@@ -257,14 +257,7 @@ class FormSession:
         return self.tr(f"form.{self.form.id}.{f.id}.{suffix}")
 
     def error_text(self, error: Invalid) -> str:
-        params = {}
-        for name, value in _public_params(error.params).items():
-            # A param named "<x>_key" is a text key, shown in the person's language as {x}.
-            if name.endswith("_key"):
-                params[name.removesuffix("_key")] = self.tr(str(value))
-            else:
-                params[name] = value
-        return "⚠️ " + self.tr(f"invalid.{error.reason}", **params)
+        return error_text(self.lang, error)
 
     def progress(self, f: Field) -> str:
         sections = [s for s in self.form.sections if any(x.is_visible(self.answers) for x in s.fields)]
@@ -825,6 +818,18 @@ class FormSession:
             else:
                 out[f.id] = self.sealer.unseal(value) if f.personal and value != "" else value
         return out
+
+
+def error_text(lang: str, error: Invalid) -> str:
+    """Why an answer was refused, in the person's language."""
+    params = {}
+    for name, value in _public_params(error.params).items():
+        # A param named "<x>_key" is a text key, shown in the person's language as {x}.
+        if name.endswith("_key"):
+            params[name.removesuffix("_key")] = t(lang, str(value))
+        else:
+            params[name] = value
+    return "⚠️ " + t(lang, f"invalid.{error.reason}", **params)
 
 
 def check_upload(file: Upload) -> Invalid | None:

@@ -35,11 +35,12 @@ class StorageLookup:
 LOOKUP = StorageLookup()
 
 
-async def form_context(spec: FormSpec, user_id: int, clock: Clock, settings: Settings) -> FormContext:
+async def form_context(spec: FormSpec, user_id: int, clock: Clock, settings: Settings, *,
+                       with_station: bool = False) -> FormContext:
     """Today in the bureau's zone and, for forms that need it, the person's station and history."""
     station_view: StationView | None = None
     history: tuple[HistoryEntry, ...] = ()
-    if spec.uses_station:
+    if spec.uses_station or with_station:
         station = await queries.station_of_user(user_id)
         if station is not None:
             station_view = StationView(
@@ -65,7 +66,7 @@ async def form_context(spec: FormSpec, user_id: int, clock: Clock, settings: Set
 async def may_start(spec: FormSpec, user_id: int, clock: Clock, settings: Settings) -> Invalid | None:
     if spec.may_start is None:
         return None
-    return spec.may_start(await form_context(spec, user_id, clock, settings))
+    return spec.may_start(await form_context(spec, user_id, clock, settings, with_station=True))
 
 
 async def open_draft(spec: FormSpec, user_id: int) -> tuple[int, bool]:

@@ -166,3 +166,15 @@ async def test_the_toy_form_saves_and_resumes_with_the_generic_texts(chat: Chat)
     await say(chat, "@放弃")
     text = await say(chat, "@确定放弃")
     assert text == "已放弃玩具表草稿。"
+
+
+async def test_a_form_that_this_person_may_not_start_says_why(db: str) -> None:
+    from dataclasses import replace
+
+    for language in ("zh", "en"):
+        add_texts(language, TEXTS)
+    closed = replace(TOY, command="toy_closed", may_start=lambda context: Invalid("toy.taken") if context.station is None else None)
+    chat = Chat(make_settings(db), specs=(closed,))
+    texts = chat.texts(await chat.send("/toy_closed"))
+    assert texts == ["⚠️ 这个名字已被占用。"]
+    assert await Submission.all().count() == 0
