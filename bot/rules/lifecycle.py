@@ -16,6 +16,7 @@ Clause references (六(二), 七(一), 九 ...) point into the policy text, see 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import StrEnum
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "LifeCycle",
     "SUBMISSION_KINDS",
     "Transition",
+    "filing_due_on",
     "lifecycle_of",
 ]
 
@@ -319,6 +321,12 @@ DUE = "due"
 EXTENDED = "extended"
 FILED_ON_TIME = "filed_on_time"
 FILED_LATE = "filed_late"
+
+
+def filing_due_on(year: int) -> date:
+    """The last day of February of year+1: the filing for `year` is due before 1 March (八, R10)."""
+    return date(year + 1, 3, 1) - timedelta(days=1)
+
 
 # R10/R11. The obligation's transitions tell nobody on their own: the scheduler sends the filing
 # window, reminder and overdue notices (SPEC §6), and a filing or an extension is told through

@@ -8,7 +8,7 @@ Written by `tortoise makemigrations`, then fixed by hand where its output would 
   foreign keys on, DROP TABLE first deletes every row, which cascades to the rows that reference
   it (contacts of a station, documents of a submission). Changes that leave the stored columns as
   they are (a timestamp column now converting to UTC in Python, a column comment) are therefore
-  applied to the migration state only on SQLite (`AlterFieldKeepTable`).
+  applied to the migration state only on SQLite (`AlterFieldsKeepTables`).
 - `bot_user.id` was written by 0001 as a generated key: tortoise's field writer leaves out
   `generated=False`, so the migration's field and the model's differed and every makemigrations
   run wanted to drop and re-add the primary key. The state is corrected here; on PostgreSQL the
@@ -21,11 +21,15 @@ Written by `tortoise makemigrations`, then fixed by hand where its output would 
   rebuilds the table: the checks of key_project_grade come first, its unique keys after them.
 """
 
+from copy import deepcopy
+
 from tortoise import fields, migrations
+from tortoise.fields import Field
 from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+from tortoise.migrations.exceptions import IncompatibleStateError
 
 from storage.models import (
     AnnouncementKind,
@@ -38,22 +42,44 @@ from storage.models import (
 )
 
 
-class AlterFieldKeepTable(ops.AlterField):
-    """AlterField that never rebuilds a SQLite table: there only the migration state changes.
+class AlterFieldsKeepTables(ops.TortoiseOperation):
+    """AlterField for several fields that never rebuilds a SQLite table: there only the migration
+    state changes. Other databases alter in place (a column comment at most).
 
-    Used for changes that leave the stored column as it is: a column comment, or a field class
-    that converts values in Python. Other databases alter in place (a comment at most).
+    For changes that leave the stored columns as they are: a column comment, or a field class
+    that converts values in Python. One operation for all of them, because tortoise copies the
+    whole migration state for every operation it applies.
     """
 
-    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
-        if state_editor is not None and state_editor.DIALECT == "sqlite":
+    def __init__(self, fields: list[tuple[str, str, Field]]) -> None:
+        self.fields = fields
+
+    def describe(self) -> str:
+        return f"Alter {len(self.fields)} fields (SQLite tables kept)"
+
+    def state_forward(self, app_label: str, state) -> None:
+        for model_name, name, field in self.fields:
+            model_state = self.get_model_state(state, app_label, model_name)
+            if name not in model_state.fields:
+                raise IncompatibleStateError(f"Field {name} is not present on model {app_label}.{model_name}")
+            model_state.fields[name] = deepcopy(field)
+        state.reload_models({(app_label, model_name) for model_name, _, _ in self.fields})
+
+    async def _alter(self, app_label, from_state, to_state, state_editor) -> None:
+        if state_editor is None or state_editor.DIALECT == "sqlite":
             return
-        await super().database_forward(app_label, old_state, new_state, state_editor)
+        for model_name, name, _ in self.fields:
+            await state_editor.alter_field(
+                from_state.apps.get_model(f"{app_label}.{model_name}"),
+                to_state.apps.get_model(f"{app_label}.{model_name}"),
+                name,
+            )
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        await self._alter(app_label, old_state, new_state, state_editor)
 
     async def database_backward(self, app_label, old_state, new_state, state_editor=None) -> None:
-        if state_editor is not None and state_editor.DIALECT == "sqlite":
-            return
-        await super().database_backward(app_label, old_state, new_state, state_editor)
+        await self._alter(app_label, old_state, new_state, state_editor)
 
 
 async def refuse_if_reshaped_tables_hold_rows(apps, schema_editor) -> None:
@@ -72,11 +98,11 @@ async def drop_bot_user_id_sequence(apps, schema_editor) -> None:
         )
 
 
-def _timestamp(model: str, name: str, **kwargs) -> AlterFieldKeepTable:
-    return AlterFieldKeepTable(model_name=model, name=name, field=UtcDatetimeField(**kwargs))
+def _timestamp(model: str, name: str, **kwargs) -> tuple[str, str, Field]:
+    return (model, name, UtcDatetimeField(**kwargs))
 
 
-def _created_updated(model: str) -> list[AlterFieldKeepTable]:
+def _created_updated(model: str) -> list[tuple[str, str, Field]]:
     return [
         _timestamp(model, "created_at", auto_now=False, auto_now_add=True),
         _timestamp(model, "updated_at", auto_now=True, auto_now_add=False),
@@ -266,12 +292,6 @@ class Migration(migrations.Migration):
             options={"table": "key_project_window", "app": "models", "pk_attr": "id", "table_description": "The application window for the key projects of a year (七(一)), opened by staff."},
             bases=["TimestampedModel"],
         ),
-        # -- bot_user.id: given (the Telegram user id), never generated
-        AlterFieldKeepTable(
-            model_name="BotUser",
-            name="id",
-            field=fields.BigIntField(primary_key=True, generated=False, unique=True, db_index=True),
-        ),
         ops.RunPython(drop_bot_user_id_sequence, ops.RunPython.noop),
         # -- columns added in place (ALTER TABLE ADD COLUMN on every database)
         ops.AddField(model_name="Station", name="deregistered_on", field=fields.DateField(null=True)),
@@ -299,32 +319,30 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(model_name="Submission", index=Index(fields=["status", "submitted_at"])),
         ops.AddIndex(model_name="Submission", index=Index(fields=["created_by", "kind", "status"])),
-        # -- life-cycle states: a fixed column description, so a new state alters no column
-        AlterFieldKeepTable(
-            model_name="Station",
-            name="state",
-            field=fields.CharEnumField(default=StationState.APPLYING, description="state of the station: see bot.rules.lifecycle", enum_type=StationState, max_length=32),
+        AlterFieldsKeepTables(
+            [
+                # bot_user.id: given (the Telegram user id), never generated
+                ("BotUser", "id", fields.BigIntField(primary_key=True, generated=False, unique=True, db_index=True)),
+                # life-cycle states: a fixed column description, so a new state alters no column
+                ("Station", "state", fields.CharEnumField(default=StationState.APPLYING, description="state of the station: see bot.rules.lifecycle", enum_type=StationState, max_length=32)),
+                ("Submission", "status", fields.CharEnumField(default=SubmissionStatus.DRAFT, description="state of the submission's kind: see bot.rules.lifecycle", enum_type=SubmissionStatus, max_length=24)),
+                # every timestamp column converts to UTC when written (storage.models.UtcDatetimeField)
+                _timestamp("AuditLog", "at", auto_now=False, auto_now_add=True),
+                *_created_updated("BotUser"),
+                _timestamp("BotUser", "unreachable_since", null=True, auto_now=False, auto_now_add=False),
+                *_created_updated("Contact"),
+                _timestamp("ConversationState", "updated_at", auto_now=True, auto_now_add=False),
+                *_created_updated("Document"),
+                *_created_updated("Notice"),
+                _timestamp("Notice", "due_at", auto_now=False, auto_now_add=False),
+                _timestamp("Notice", "sent_at", null=True, auto_now=False, auto_now_add=False),
+                *_created_updated("Staff"),
+                *_created_updated("Station"),
+                _timestamp("StatusTransition", "at", auto_now=False, auto_now_add=True),
+                *_created_updated("Submission"),
+                _timestamp("Submission", "decided_at", null=True, auto_now=False, auto_now_add=False),
+                _timestamp("Submission", "submitted_at", null=True, auto_now=False, auto_now_add=False),
+                *_created_updated("Unit"),
+            ]
         ),
-        AlterFieldKeepTable(
-            model_name="Submission",
-            name="status",
-            field=fields.CharEnumField(default=SubmissionStatus.DRAFT, description="state of the submission's kind: see bot.rules.lifecycle", enum_type=SubmissionStatus, max_length=24),
-        ),
-        # -- every timestamp column converts to UTC when written (storage.models.UtcDatetimeField)
-        _timestamp("AuditLog", "at", auto_now=False, auto_now_add=True),
-        *_created_updated("BotUser"),
-        _timestamp("BotUser", "unreachable_since", null=True, auto_now=False, auto_now_add=False),
-        *_created_updated("Contact"),
-        _timestamp("ConversationState", "updated_at", auto_now=True, auto_now_add=False),
-        *_created_updated("Document"),
-        *_created_updated("Notice"),
-        _timestamp("Notice", "due_at", auto_now=False, auto_now_add=False),
-        _timestamp("Notice", "sent_at", null=True, auto_now=False, auto_now_add=False),
-        *_created_updated("Staff"),
-        *_created_updated("Station"),
-        _timestamp("StatusTransition", "at", auto_now=False, auto_now_add=True),
-        *_created_updated("Submission"),
-        _timestamp("Submission", "decided_at", null=True, auto_now=False, auto_now_add=False),
-        _timestamp("Submission", "submitted_at", null=True, auto_now=False, auto_now_add=False),
-        *_created_updated("Unit"),
     ]
