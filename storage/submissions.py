@@ -10,7 +10,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from storage import outbox
+from bot.rules.lifecycle import Actor
+from storage import outbox, transitions
 from storage.models import (
     BotUser,
     Contact,
@@ -138,14 +139,15 @@ async def submit(
     try:
         async with in_transaction():
             reference = await next_reference(reference_year)
-            claimed = await Submission.filter(id=submission_id, status=SubmissionStatus.DRAFT).update(
-                status=SubmissionStatus.SUBMITTED, uniqueness_key=uniqueness_key, submitted_at=now, answers=answers,
-                reference=reference, year=reference_year,
-            )
-            if claimed != 1:
-                raise _AlreadySubmitted
-            await StatusTransition.create(subject_type="submission", subject_id=submission_id, from_status="draft",
-                                          to_status="submitted", actor_id=user_id, at=now)
+            try:
+                await transitions.apply_transition(
+                    "submission", submission_id, "submit", actor_id=user_id, actor=Actor.CONTACT, now=now,
+                    expected_state=SubmissionStatus.DRAFT.value,
+                    changes={"uniqueness_key": uniqueness_key, "submitted_at": now, "answers": answers,
+                             "reference": reference, "year": reference_year},
+                )
+            except transitions.TransitionRefused as refused:
+                raise _AlreadySubmitted from refused
             materialise = _MATERIALISE.get(SubmissionKind(existing.kind))
             if materialise is not None:
                 station_id = await materialise(submission_id, user_id, answers, now)
