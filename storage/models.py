@@ -134,6 +134,13 @@ class UtcDatetimeField(fields.DatetimeField):
     filters alike, and a naive one is refused.
     """
 
+    def to_python_value(self, value: Any) -> datetime | None:
+        # A datetime object arrives from the application (a model built with it) or from asyncpg,
+        # which returns aware ones; text from SQLite is parsed by tortoise.
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            raise NaiveDatetimeError(f"{self.model_field_name}: naive datetime {value!r}; pass an aware one")
+        return super().to_python_value(value)
+
     def to_db_value(self, value: Any, instance: type[Model] | Model) -> Any:
         if hasattr(instance, "_saved_in_db") and (
             self.auto_now or (self.auto_now_add and getattr(instance, self.model_field_name) is None)
