@@ -334,7 +334,8 @@ class Submission(TimestampedModel):
     `uniqueness_key` is set when a submission is submitted and enforces the policy's
     "one per ..." rules in the database itself: `key_project:<station>:<year>`,
     `annual_filing:<station>:<year>`, `establishment:<uscc>`. It is cleared when the
-    rule no longer binds (a rejected establishment declaration frees its unit).
+    rule no longer binds, by the transitions that say so in bot.rules.lifecycle (a rejected
+    establishment declaration frees its unit).
     """
 
     id = fields.IntField(primary_key=True)
