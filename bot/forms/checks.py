@@ -5,6 +5,7 @@ Each constructor returns a `Check` (value, answers, context) -> Invalid | None, 
     Field("start", "date", checks=(not_in_past(),))
     Field("months", "count", checks=(at_most(6, reason="extension.too_long"),))
     Field("year", "count", checks=(not_founding_year(),))
+    Field("head_id_number", "resident_id", checks=(of_working_age(),))
 
 Dates arrive as ISO strings (what the "date" kind stores); "today" is the context's, in the
 bureau's time zone, never the server's.
@@ -14,11 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
+
+from stdnum.exceptions import ValidationError
 
 from bot.forms.context import FormContext
 from bot.forms.engine import Check
-from bot.rules.values import Invalid, add_months
+from bot.rules.identifiers import birth_date
+from bot.rules.values import Invalid, add_months, age_on
+
+# Dates a person may mean in these forms; a year outside is a typo (2206, 1926), not a plan.
+PLAUSIBLE_FROM = date(1990, 1, 1)
+PLAUSIBLE_TO = date(2099, 12, 31)
+# 《劳动法》第十五条: no employer may take on anyone under 16.
+WORKING_AGE = 16
 
 
 def _as_date(value: Any) -> date:
@@ -80,5 +91,42 @@ def once_per_year(kind: str, reason: str) -> Check:
     def check(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
         taken = {h.year for h in context.history_of(kind) if h.status not in ("draft", "rejected", "refused", "withdrawn")}
         return Invalid(reason, {"year": int(value)}) if int(value) in taken else None
+
+    return check
+
+
+def plausible_date(not_before: date = PLAUSIBLE_FROM, not_after: date = PLAUSIBLE_TO) -> Check:
+    """A date within [not_before, not_after] (by default 1990-2099): no other century."""
+
+    def check(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
+        day = _as_date(value)
+        if not not_before <= day <= not_after:
+            return Invalid("date.out_of_range", {"not_before": not_before, "not_after": not_after})
+        return None
+
+    return check
+
+
+def of_working_age(minimum: int = WORKING_AGE) -> Check:
+    """An ID number (the parsed, unsealed value) whose holder is at least `minimum` years old today:
+    a station head or a mentor works for the unit."""
+
+    def check(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
+        try:
+            born = birth_date(str(value))
+        except ValidationError:
+            return Invalid("ric.birth_date")  # the parser refuses these first; kept for safety
+        if age_on(born, context.today) < minimum:
+            return Invalid("ric.too_young", {"born": born, "minimum_age": minimum})
+        return None
+
+    return check
+
+
+def more_than_zero(reason: str) -> Check:
+    """An amount or a count above zero (the kinds already refuse negatives)."""
+
+    def check(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
+        return Invalid(reason) if Decimal(str(value)) <= 0 else None
 
     return check

@@ -84,6 +84,11 @@ class Field:
     subfields: tuple[Field, ...] = ()  # kind == "group": the fields of one item
     min_items: int = 0
     item_checks: tuple[ItemCheck, ...] = ()  # a finished group item
+    # A group's subfield: no two items may share the value (R1: three different people).
+    unique: bool = False
+    # Fills the question's placeholders from earlier answers; a param named "<x>_key" is a text key,
+    # shown in the person's language as {x} (e.g. the unit's registration certificate).
+    text_params: Callable[[Answers], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         kind_of(self.kind)  # an unknown kind fails when the form is declared, not when asked
@@ -108,6 +113,7 @@ class DocumentSlot:
     item: str = ""  # e.g. the mentor's number
     optional: bool = False
     multiple: bool = False
+    label_key: str = ""  # the text naming it, when not "document.<kind>" (e.g. by the unit's type)
 
     @property
     def key(self) -> str:
@@ -211,7 +217,11 @@ class FormSession:
 
     def is_answered(self, f: Field) -> bool:
         if f.kind == "group":
-            return len(self.answers.get(f.id) or []) >= f.min_items and ITEM not in self.answers
+            return (
+                len(self.answers.get(f.id) or []) >= f.min_items
+                and ITEM not in self.answers
+                and self._incomplete_item(f) is None
+            )
         if f.kind == "documents":
             return not self.missing_documents()
         if f.answered_by == "file":
@@ -254,7 +264,15 @@ class FormSession:
         return self.sealer.unseal(stored)
 
     def _ftext(self, f: Field, suffix: str = "q") -> str:
-        return self.tr(f"form.{self.form.id}.{f.id}.{suffix}")
+        params: dict[str, Any] = {}
+        if suffix == "q" and f.text_params is not None:
+            for name, value in f.text_params(self.answers).items():
+                # A param named "<x>_key" is a text key, shown in the person's language as {x}.
+                if name.endswith("_key"):
+                    params[name.removesuffix("_key")] = self.tr(str(value))
+                else:
+                    params[name] = value
+        return self.tr(f"form.{self.form.id}.{f.id}.{suffix}", **params)
 
     def error_text(self, error: Invalid) -> str:
         return error_text(self.lang, error)
@@ -373,7 +391,54 @@ class FormSession:
             problem = check(value, scope, self.context)
             if problem is not None:
                 return problem
+        if f.unique and self._in_group():
+            group = self.form.field(self.answers["_at"])
+            twin = self._twin(group, f, value, self.answers[ITEM]["index"])
+            if twin is not None:
+                return Invalid(f"group.{group.id}.duplicate_{f.id}", {"n": twin})
         return value
+
+    # R1 asks for three different people, but ID numbers are sealed in the answers, each seal with
+    # its own random token, so two seals of one number differ. They are compared here, where the
+    # session's vault is at hand: unsealed in memory for the comparison only, never kept or passed
+    # on. A keyed hash stored beside each sealed number would compare without unsealing, but it
+    # would be one more derivative of the number at rest, with a key of its own to manage, and
+    # drafts saved before it existed would lack it; handing the vault to check functions would
+    # spread the unsealing over every form. So a subfield says `unique=True` and the engine does
+    # the rest, for any group.
+    def _plain(self, f: Field, stored: Any) -> str:
+        return self.sealer.unseal(stored) if f.personal and stored not in (None, "") else str(stored)
+
+    def _twin(self, group: Field, sub: Field, value: Any, index: int) -> int | None:
+        """The number of another item of `group` (not the one at `index`) whose `sub` is `value`."""
+        if value in (None, ""):
+            return None
+        for n, item in enumerate(self.answers.get(group.id) or [], start=1):
+            if n - 1 != index and sub.id in item and self._plain(sub, item[sub.id]) == str(value):
+                return n
+        return None
+
+    def _duplicate_items(self, group: Field) -> Invalid | None:
+        """Two finished items sharing a unique value (kept in a draft from before the rule, say)."""
+        items = self.answers.get(group.id) or []
+        for sub in (s for s in group.subfields if s.unique):
+            seen: dict[str, int] = {}
+            for n, item in enumerate(items, start=1):
+                if item.get(sub.id) in (None, ""):
+                    continue
+                plain = self._plain(sub, item[sub.id])
+                if plain in seen:
+                    return Invalid(f"group.{group.id}.duplicate_{sub.id}_items", {"first": seen[plain], "n": n})
+                seen[plain] = n
+        return None
+
+    def _incomplete_item(self, group: Field) -> int | None:
+        """The number of the first item lacking an answer that its own answers make visible (an
+        item kept from before a question was added, say); None when every item is complete."""
+        for n, item in enumerate(self.answers.get(group.id) or [], start=1):
+            if any(s.id not in item for s in group.subfields if s.is_visible(item) and not s.optional):
+                return n
+        return None
 
     async def _run_async_checks(self, f: Field | None, value: Any) -> Invalid | None:
         if f is None or isinstance(value, Invalid) or value == "":
@@ -648,6 +713,11 @@ class FormSession:
         if button_id == "g:done":
             if len(items) < f.min_items:
                 return Outcome(error=Invalid(f"group.{f.id}.too_few", {"min": f.min_items, "n": len(items)}), changed=False)
+            problem = self._duplicate_items(f)
+            if problem is None and (incomplete := self._incomplete_item(f)) is not None:
+                problem = Invalid("group.incomplete_item", {"n": incomplete})
+            if problem is not None:
+                return Outcome(error=problem, changed=False)
             self._go(self._after(f.id))
             return Outcome()
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
@@ -713,7 +783,7 @@ class FormSession:
         return [s.key for s in self.form.document_slots(self.answers) if not s.optional and not docs.get(s.key)]
 
     def slot_label(self, slot: DocumentSlot) -> str:
-        label = self.tr(f"document.{slot.kind}")
+        label = self.tr(slot.label_key or f"document.{slot.kind}")
         return self.tr("document.of_item", n=slot.item, label=label) if slot.item else label
 
     def _documents_screen(self, f: Field, head: list[str]) -> Screen:

@@ -5,7 +5,9 @@ its kind here (or with `register_kind` from its own module) without touching the
 
 Each kind says how it is answered ("text", "button", "file", or "structure" for the mentor
 list and the document checklist, which the engine walks itself) and, for typed answers, how the
-text is parsed: into the stored value, or an `Invalid` with the reason. `show` is what the person
+text is parsed: into the stored value, or an `Invalid` with the reason. A kind answered by buttons
+may have a parser too: the choice kinds take a typed answer that names a button ("是", "否", "Yes",
+"高级技师"), so typing instead of tapping is not refused. `show` is what the person
 sees again (personal numbers masked); `printable` is what the printed form carries (in full: it
 goes only to the unit's own contacts and to staff).
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.i18n import LANGUAGES, t
 from bot.rules import identifiers, values
 from bot.rules.values import Invalid
 
@@ -63,6 +66,27 @@ def _masked(mask: Callable[[str], str]) -> Show:
     return lambda stored, f, env: mask(env.unseal(stored))
 
 
+# Punctuation people put around a one-word answer ("是。", "「否」", "Yes!").
+_AROUND_ANSWER = " \t\n.,!?;:'\"。，！？；：、“”‘’「」『』（）()[]【】"
+
+
+def _typed_choice_key(text: str) -> str:
+    """A label or a typed answer reduced to what matters for matching: full-width folded (NFKC),
+    case and inner spaces ignored, surrounding punctuation dropped."""
+    return "".join(values.fold(text).casefold().split()).strip(_AROUND_ANSWER)
+
+
+def _parse_choice(text: str, f: Field, env: Env) -> Any:
+    """The value of the choice whose label (in any of the bot's languages) or value was typed."""
+    typed = _typed_choice_key(text)
+    if typed:
+        for choice in f.choices:
+            names = {choice.value, *(t(lang, choice.text_key) for lang in LANGUAGES)}
+            if typed in {_typed_choice_key(name) for name in names}:
+                return choice.value
+    return Invalid("form.use_buttons")
+
+
 def _file_names(stored: Any, f: Field, env: Env) -> str:
     return ", ".join(d["file_name"] for d in env.answers.get("_docs", {}).get(f.id, []))
 
@@ -100,8 +124,8 @@ def kind_of(name: str) -> FieldKind:
 
 
 register_kind("text", FieldKind("text", lambda text, f, env: values.parse_text(text, min_length=f.min_length, max_length=f.max_length)))
-register_kind("choice", FieldKind("button", show=_choice_label, printable=_choice_label))
-register_kind("yes", FieldKind("button", show=_choice_label, printable=_choice_label))
+register_kind("choice", FieldKind("button", _parse_choice, show=_choice_label, printable=_choice_label))
+register_kind("yes", FieldKind("button", _parse_choice, show=_choice_label, printable=_choice_label))
 register_kind("uscc", FieldKind("text", lambda text, f, env: identifiers.parse_uscc(text)))
 register_kind(
     "resident_id",

@@ -16,11 +16,15 @@ Reason codes and their params, in the order they are checked (the first failure 
                        re-check, not told the code is wrong. `value` is the normalised code
                        to store if staff accept it; `expected` is for staff eyes only: showing
                        it to users would let any typo be "fixed" into a code that passes.
-    ric.length         not 18 characters after removing spaces                {length}
+    ric.length         not 18 characters after removing spaces and dashes     {length}
     ric.format         not 17 digits followed by a digit or X                 {}
     ric.check          the ISO 7064 MOD 11-2 check character does not match   {}
-    ric.area           no province-level area code (or an HK/Macau/Taiwan     {}
-                       permit whose area is not exactly 810000/820000/830000)
+    ric.area           the region code (digits 1-6) starts with no province   {province}
+                       (its first two digits)
+    ric.permit_area    an HK/Macau/Taiwan residence permit (81, 82, 83) whose {}
+                       region code (digits 1-6) is not exactly 810000/820000/830000
+    ric.foreigner_area a foreigners' permanent residence ID (9...) whose       {province}
+                       province of issue (digits 2-3) is no mainland province
     ric.birth_date     digits 7-14 are not a calendar date                    {}
     ric.birth_future   the birth date is after `today`                        {}
     mobile.format      not a mainland mobile number                           {}
@@ -40,6 +44,7 @@ from bot.rules.values import Invalid, fold
 
 __all__ = [
     "SOFT_REASONS",
+    "birth_date",
     "mask_mobile",
     "mask_resident_id",
     "parse_mobile",
@@ -117,13 +122,16 @@ _FOREIGNER_MARK: Final = "9"
 _RIC_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
-def _ric_area_ok(number: str) -> bool:
+def _ric_area_problem(number: str) -> Invalid | None:
+    """What is wrong with the region part, said of the digits that are wrong."""
     if number[0] == _FOREIGNER_MARK:
-        return int(number[1:3]) in _MAINLAND_PROVINCES
+        ok = int(number[1:3]) in _MAINLAND_PROVINCES
+        return None if ok else Invalid("ric.foreigner_area", {"province": number[1:3]})
     province = int(number[:2])
     if province in (81, 82, 83):
-        return number[:6] in _PERMIT_AREAS
-    return province in _MAINLAND_PROVINCES or province == 71
+        return None if number[:6] in _PERMIT_AREAS else Invalid("ric.permit_area")
+    ok = province in _MAINLAND_PROVINCES or province == 71
+    return None if ok else Invalid("ric.area", {"province": number[:2]})
 
 
 def parse_resident_id(text: str, today: date) -> str | Invalid:
@@ -133,7 +141,8 @@ def parse_resident_id(text: str, today: date) -> str | Invalid:
     in the future, which stdnum lets through, is refused). The county part of the area code is
     not checked: stdnum's county table refuses codes newer than its release.
     """
-    number = re.sub(r"\s", "", fold(text)).upper()
+    # Spaces and dashes as people group the digits ("440301-19850615-018X"), as for a USCC.
+    number = re.sub(rf"[\s{_DASHES}]", "", fold(text)).upper()
     if len(number) != 18:
         return Invalid("ric.length", {"length": len(number)})
     if not _RIC_SHAPE.fullmatch(number):
@@ -141,15 +150,22 @@ def parse_resident_id(text: str, today: date) -> str | Invalid:
     # stdnum's MOD 11-2 is pure arithmetic on the 17 digits, right for all three kinds of number.
     if number[17] != stdnum_ric.calc_check_digit(number):
         return Invalid("ric.check")
-    if not _ric_area_ok(number):
-        return Invalid("ric.area")
+    area_problem = _ric_area_problem(number)
+    if area_problem is not None:
+        return area_problem
     try:
-        birth = stdnum_ric.get_birth_date(number)
+        birth = birth_date(number)
     except ValidationError:
         return Invalid("ric.birth_date")
     if birth > today:
         return Invalid("ric.birth_future")
     return number
+
+
+def birth_date(number: str) -> date:
+    """The birth date carried by digits 7-14 of a number `parse_resident_id` accepted (all three
+    kinds of number keep it there). Raises stdnum's ValidationError for a date that does not exist."""
+    return stdnum_ric.get_birth_date(number)
 
 
 def mask_resident_id(value: str) -> str:

@@ -16,11 +16,11 @@ Reason codes and their params:
     money.negative           below zero                                           {}
     money.too_many_decimals  finer than a fen once 万/亿 is applied               {places}
     money.too_large          above `maximum`                                      {maximum}
-    count.format             not a whole number                                   {}
+    count.format             not a whole number (thousands grouped by three: 1,200) {}
     count.too_small          below `minimum` (includes negative numbers)          {minimum}
     count.too_large          above `maximum`                                      {maximum}
     text.empty               nothing left after stripping                         {}
-    text.too_short           shorter than `min_length` (when that is above 1)     {min_length}
+    text.too_short           fewer than `min_length` letters or digits            {min_length}
     text.too_long            longer than `max_length`                             {max_length}
     email.format             not a plausible e-mail address                       {}
 """
@@ -31,12 +31,13 @@ import calendar
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, localcontext
 
 __all__ = [
     "Invalid",
     "add_months",
+    "age_on",
     "fold",
     "months_between",
     "parse_count",
@@ -44,6 +45,7 @@ __all__ = [
     "parse_email",
     "parse_money",
     "parse_text",
+    "term_last_day",
     "years_apart_at_least",
 ]
 
@@ -75,14 +77,15 @@ _DATE_PATTERNS = (
     # One separator used throughout: "2026-3/1" is more likely a typo than a date.
     re.compile(r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})"),
     re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})"),
-    re.compile(r"(?P<y>[0-9]{4})\s*年\s*(?P<m>[0-9]{1,2})\s*月\s*(?P<d>[0-9]{1,2})\s*[日号]?"),
+    # As contracts write it, optionally with the 自/至 ... 起/止 of "自2024年3月1日起至2026年2月28日止".
+    re.compile(r"[自从至到]?\s*(?P<y>[0-9]{4})\s*年\s*(?P<m>[0-9]{1,2})\s*月\s*(?P<d>[0-9]{1,2})\s*[日号]?\s*[起止]?"),
 )
 
 
 def parse_date(
     text: str, *, not_before: date | None = None, not_after: date | None = None
 ) -> date | Invalid:
-    """2026-03-01, 2026/3/1, 2026.3.1, 20260301 or 2026年3月1日; bounds are inclusive."""
+    """2026-03-01, 2026/3/1, 2026.3.1, 20260301, 2026年3月1日 or 自2026年3月1日起; bounds are inclusive."""
     cleaned = fold(text).strip()
     if len(cleaned) > _MAX_FIELD_CHARS:
         return Invalid("date.format")
@@ -162,17 +165,18 @@ def parse_money(text: str, *, maximum: Decimal | None = None) -> Decimal | Inval
 # Counts
 # ---------------------------------------------------------------------------------------------
 
-# 18 digits is far beyond any head count and keeps int() away from its digit limit.
-_COUNT = re.compile(r"([+-]?)([0-9]{1,18})\s*[人名个個项項]?")
+# 18 digits is far beyond any head count and keeps int() away from its digit limit. Thousands
+# separators must group by three, as for money: "1,20" is a typo, not 120.
+_COUNT = re.compile(r"([+-]?)([0-9]{1,18}|[0-9]{1,3}(?:,[0-9]{3}){1,5})\s*[人名个個项項]?")
 
 
 def parse_count(text: str, *, minimum: int = 0, maximum: int | None = None) -> int | Invalid:
-    """A whole number such as "12", "１２", "12人", "3 项"; bounds are inclusive."""
+    """A whole number such as "12", "１２", "1,200", "12人", "3 项"; bounds are inclusive."""
     cleaned = fold(text).translate(_MINUS_SIGNS).strip()
     match = _COUNT.fullmatch(cleaned)
     if match is None:
         return Invalid("count.format")
-    value = int(match[2])
+    value = int(match[2].replace(",", ""))
     if match[1] == "-":
         value = -value
     if value < minimum:
@@ -192,14 +196,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def parse_text(text: str, *, min_length: int = 1, max_length: int = 200) -> str | Invalid:
-    """Free text, stripped, with control characters removed; lengths count characters.
+    """Free text, stripped, with control characters removed.
 
-    The default `max_length` matches the 200-character name columns of the schema.
+    `max_length` counts every character (the default matches the 200-character name columns of the
+    schema). `min_length` counts letters and digits only (a Chinese character is a letter), so "。。。。。"
+    or "- - -" is no description however long it is.
     """
     cleaned = _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
     if not cleaned:
         return "" if min_length <= 0 else Invalid("text.empty")
-    if len(cleaned) < min_length:
+    if sum(ch.isalnum() for ch in cleaned) < min_length:
         return Invalid("text.too_short", {"min_length": min_length})
     if len(cleaned) > max_length:
         return Invalid("text.too_long", {"max_length": max_length})
@@ -274,7 +280,32 @@ def months_between(start: date, end: date) -> int:
 def years_apart_at_least(start: date, end: date, years: int) -> bool:
     """True when `end` is on or after `start` + `years` years (2024-02-29 + 2 years = 2026-02-28).
 
-    Dates are compared as given. A contract written "2024-03-01 to 2026-02-28" with an inclusive
-    end date covers two full years only if the caller passes the day after the end date.
+    Dates are compared as given. For a term whose first and last days both count (a contract
+    "自2024年3月1日起至2026年2月28日止"), use `term_last_day`.
     """
     return end >= add_months(start, 12 * years)
+
+
+def term_last_day(start: date, years: int) -> date:
+    """The earliest last day of a term of `years` whole years that begins on `start`, both days
+    counted: the day before the anniversary.
+
+    2024-03-01 + 2 years ends 2026-02-28, and 2026-03-01 + 2 years ends 2028-02-29 (the contract
+    wording "自2024年3月1日起至2026年2月28日止" is two years). A term that begins on 29 February has its
+    anniversary in a common year on 1 March (the first day on which the full years have passed),
+    so 2024-02-29 + 2 years ends 2026-02-28. Beyond the calendar (year 9999) it is `date.max`.
+    """
+    year = start.year + years
+    if year > date.max.year:
+        return date.max
+    try:
+        anniversary = start.replace(year=year)
+    except ValueError:  # 29 February in a common year
+        anniversary = date(year, 3, 1)
+    return anniversary - timedelta(days=1)
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years of age (周岁) on `day`; someone born on 29 February has a birthday on 1 March
+    in a common year. Negative before birth is not meaningful: callers check `born <= day`."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -67,16 +67,19 @@ async def fill_unit_and_station(chat: Chat, code: str = USCC) -> None:
 
 
 async def add_mentor(chat: Chat, n: int, *, external: bool = False) -> None:
-    steps = ["@添加指导教师", f"导师{n}", MENTOR_IDS[n - 1], "@高级技师" if external else "@技师",
-             f"Z{n:05d}", "@技工院校"]
-    steps += ["@外聘", "2026-01-01", "2028-01-01"] if external else ["@本单位"]
+    steps = ["@添加指导教师", f"导师{n}", MENTOR_IDS[n - 1], "模具工", "@高级技师" if external else "@技师",
+             "@职业资格证书", f"Z{n:05d}", "@技工院校"]
+    # R2: two years with both days counted
+    steps += ["@外聘", "2026-03-01", "2028-02-29"] if external else ["@本单位"]
     await answer(chat, *steps)
 
 
 async def fill_conditions_and_report(chat: Chat) -> None:
     await answer(
-        chat, "@是", "管理制度健全", "@是", "五轴加工中心", "@是", "承担过市级技能大赛", "@是",
-        "50万", "企业自筹", "@在此分六项填写", "目标", "计划", "步骤", "举措", "人财物", "管理",
+        chat, "@是", "管理制度健全，连续五年盈利", "@是", "拥有五轴加工中心12台", "@是", "设有独立实训车间和技能津贴",
+        "@是", "承担过市级技能大赛", "@是", "50万", "企业自筹专项经费",
+        "@在此分六项填写", "两年培养20名高技能人才", "分三期实施建设", "先建章立制再带徒", "与技师学院联合培养",
+        "场地800平方米专职5人", "实行站长负责制",
     )
 
 
@@ -276,7 +279,13 @@ async def test_employees_must_be_a_count(chat: Chat) -> None:
     texts = await answer(chat, "很多")
     assert "请输入一个整数" in texts[-1]
     texts = await answer(chat, "-5")
-    assert "数量不能小于 0" in texts[-1]
+    assert "数量不能小于 1" in texts[-1]
+    texts = await answer(chat, "0")  # a unit with no employees has no production field
+    assert "数量不能小于 1" in texts[-1] and "请输入职工人数" in texts[-1]
+    texts = await answer(chat, "1,200")
+    assert "请选择设立方式" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["employees"] == 1200
 
 
 async def test_mentor_rules(chat: Chat) -> None:
@@ -286,14 +295,15 @@ async def test_mentor_rules(chat: Chat) -> None:
     texts = await answer(chat, "@名单完成")
     assert "至少3名技师或高级技师，目前只有1名" in texts[-1]
     # an external technician is refused at once
-    texts = await answer(chat, "@添加指导教师", "外聘甲", MENTOR_IDS[1], "@技师", "Z1", "@本科", "@外聘")
-    assert "只有高级技师可以从外单位聘用" in texts[-1]
+    texts = await answer(chat, "@添加指导教师", "外聘甲", MENTOR_IDS[1], "钳工", "@技师", "@职业资格证书", "Z1", "@本科", "@外聘")
+    assert "只有高级技师（或特级技师、首席技师）可以从外单位聘用" in texts[-1]
     assert "本单位职工还是外聘" in texts[-1]
-    # going back to the level and choosing senior, then a contract under two years
-    texts = await answer(chat, "@返回", "@返回", "@返回", "@高级技师", "@保持不变", "@保持不变", "@外聘", "2026-01-01")
+    # going back to the level and choosing senior, then a contract under two years (both days count)
+    texts = await answer(chat, "@返回", "@返回", "@返回", "@返回", "@高级技师", "@保持不变", "@保持不变", "@保持不变",
+                         "@外聘", "2026-01-01")
+    texts = await answer(chat, "2027-12-30")
+    assert "聘用期不得少于两年" in texts[-1] and "结束日期最早为 2027-12-31" in texts[-1]
     texts = await answer(chat, "2027-12-31")
-    assert "聘用期不得少于两年" in texts[-1]
-    texts = await answer(chat, "2028-01-01")
     assert "1. 导师1" in texts[-1] and "2. 外聘甲" in texts[-1]
     await add_mentor(chat, 3)
     texts = await answer(chat, "@删除第1位")
@@ -374,7 +384,7 @@ async def test_documents_checklist_and_file_rules(chat: Chat) -> None:
     await answer(chat, "@名单完成")
     await fill_conditions_and_report(chat)
     texts = await answer(chat, "@材料齐全")
-    assert "以下材料还未上传：营业执照、负责人身份证、第1位导师身份证" in texts[-1]
+    assert "以下材料还未上传：营业执照、负责人身份证、第1位导师身份证、第1位导师职业资格证书" in texts[-1]
     calls = await chat.send_document(b"x" * 10, "virus.exe", "application/octet-stream")
     assert "不支持此文件类型" in chat.texts(calls)[-1]
     big = chat.api.add_file(b"x", "huge.pdf")
@@ -402,13 +412,15 @@ async def test_a_condition_answered_no_cites_the_clause_in_the_users_language(ch
         await add_mentor(chat, n)
     await answer(chat, "@名单完成")
     texts = await answer(chat, "@否")
-    assert "设立标准（方案四(二)）要求具备此条件" in texts[-1] and "单位经营管理状况是否良好" in texts[-1]
+    assert "设立标准（《实施方案》四(二)）要求具备此条件" in texts[-1] and "单位经营管理状况是否良好" in texts[-1]
+    assert "方案四" not in texts[-1].replace("实施方案》四", "")  # never "方案四(二)", which reads as "option 4"
     texts = await answer(chat, "/lang")
     assert texts[0] == "Language switched to English."
-    assert "Is the unit well run and managed (plan §4(2))?" in texts[-1]  # the question again, in English
+    # the question again, in English
+    assert "Is the unit well run and managed (the Implementation Plan, §4(2))?" in texts[-1]
     assert "No" in chat.buttons()
     texts = await answer(chat, "@No")
-    assert "(plan §4(2))" in texts[-1]
+    assert "The establishment criteria (the Implementation Plan, §4(2)) require this" in texts[-1]
 
 
 async def test_a_photo_is_accepted_as_a_document(chat: Chat) -> None:
@@ -455,3 +467,206 @@ async def test_the_reference_year_is_the_bureaus_not_the_servers(db: str) -> Non
     assert "SZJS-2027-0001" in receipt and "提交时间：2027-01-01 00:30" in receipt
     submission = await Submission.get(created_by=chat.user.id)
     assert submission.submitted_at == datetime(2026, 12, 31, 16, 30, tzinfo=UTC)
+
+
+# -- the points of 四(一)-(四) and 六(一), and answers that used to get through ------------------------
+
+CHILD_ID = resident_id("44030120150101123")  # born 1 January 2015: 11 on the chat's day, 2026-11-27
+
+
+async def start_external_mentor(chat: Chat, n: int = 1, level: str = "@高级技师") -> list[str]:
+    """Add a mentor up to the contract dates: an external hire with a skill level certificate."""
+    return await answer(chat, "@添加指导教师", f"外聘{n}", MENTOR_IDS[n - 1], "数控车工", level,
+                        "@职业技能等级证书", f"G{n:05d}", "@本科", "@外聘")
+
+
+async def test_r2_a_contract_counts_both_days_and_must_not_have_ended(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    texts = await start_external_mentor(chat)
+    assert "请输入聘用开始日期" in texts[-1]
+    texts = await answer(chat, "1926-03-01")  # another century
+    assert "请输入 1990-01-01 至 2099-12-31 之间的日期" in texts[-1] and "请输入聘用开始日期" in texts[-1]
+    # 自2024年3月1日起至2026年2月28日止 is two years, but it ended before today (2026-11-27)
+    texts = await answer(chat, "2024年3月1日")
+    assert "请输入聘用结束日期" in texts[-1]
+    texts = await answer(chat, "2026年2月28日")
+    assert "在申报之日（2026-11-27）已经结束" in texts[-1] and "结束日期最早为 2026-11-27" in texts[-1]
+    assert "请输入聘用结束日期" in texts[-1]  # the same question again
+    texts = await answer(chat, "2023-03-01")
+    assert "结束日期早于开始日期 2024-03-01" in texts[-1] and "结束日期最早为 2026-11-27" in texts[-1]
+    texts = await answer(chat, "2206-03-01")
+    assert "1990-01-01 至 2099-12-31" in texts[-1] and "结束日期最早为 2026-11-27" in texts[-1]
+    # a contract from 2026-03-01: ending 2028-02-28 is a day short; 2028-02-29 makes two years
+    await answer(chat, "@返回", "自2026年3月1日起")
+    texts = await answer(chat, "2028-02-28")
+    assert "聘用期不得少于两年" in texts[-1] and "结束日期最早为 2028-02-29" in texts[-1]
+    texts = await answer(chat, "至2028年2月29日止")
+    assert "1. 外聘1" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["mentors"][0]["contract_start"] == "2026-03-01"
+    assert draft.answers["mentors"][0]["contract_end"] == "2028-02-29"
+
+
+async def test_r1_the_same_person_cannot_be_listed_twice(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    await add_mentor(chat, 1)
+    await add_mentor(chat, 2)
+    # the first mentor's number again, typed with a space and a dash
+    again = MENTOR_IDS[0][:6] + " " + MENTOR_IDS[0][6:14] + "-" + MENTOR_IDS[0][14:]
+    texts = await answer(chat, "@添加指导教师", "换个名字", again)
+    assert "这个身份证号码与第1位指导教师相同" in texts[-1] and "同一人只能登记一次" in texts[-1]
+    assert "请输入指导教师身份证号码" in texts[-1]
+    texts = await answer(chat, MENTOR_IDS[2])
+    assert "请输入指导教师的职业（工种）" in texts[-1]
+    await answer(chat, "焊工", "@技师", "@职业资格证书", "Z3", "@大专", "@本单位")
+    # a mentor edited with their own number is no duplicate of themselves
+    texts = await answer(chat, "@修改第2位", "@保持不变", MENTOR_IDS[1])
+    assert "请输入指导教师的职业（工种）" in texts[-1]
+    await answer(chat, *["@保持不变"] * 6)
+    texts = await answer(chat, "@名单完成")
+    assert "单位经营管理状况是否良好" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert [m["occupation"] for m in draft.answers["mentors"]] == ["模具工", "模具工", "焊工"]
+
+
+async def test_r1_levels_up_to_chief_technician_and_either_certificate(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    texts = await answer(chat, "@添加指导教师", "首席甲", MENTOR_IDS[0])
+    assert "请输入指导教师的职业（工种）" in texts[-1]
+    texts = await answer(chat, "数控车工")
+    assert "请选择技能等级" in texts[-1]
+    assert chat.buttons()[:4] == ["技师", "高级技师", "特级技师", "首席技师"]
+    texts = await answer(chat, "@首席技师")
+    assert "持有哪一种证书" in texts[-1]
+    assert chat.buttons()[:2] == ["职业资格证书", "职业技能等级证书"]
+    # a chief technician counts as at least senior: may be hired from outside
+    texts = await answer(chat, "@职业技能等级证书", "S2023-001", "@本科", "@外聘", "2026-03-01", "2028-02-29")
+    assert "1. 首席甲" in texts[-1] and "首席技师" in texts[-1] and "职业技能等级证书" in texts[-1]
+    await add_mentor(chat, 2)
+    await start_external_mentor(chat, 3, level="@特级技师")
+    await answer(chat, "2026-03-01", "2028-02-29")
+    await answer(chat, "@名单完成")
+    await fill_conditions_and_report(chat)
+    texts = await answer(chat, "@材料齐全")
+    assert "第1位导师职业技能等级证书" in texts[-1] and "第2位导师职业资格证书" in texts[-1]
+    assert "第3位导师职业技能等级证书" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert [m["level"] for m in draft.answers["mentors"]] == ["chief", "technician", "special_grade"]
+
+
+async def test_r3_working_conditions_and_running_funds_above_zero(chat: Chat) -> None:
+    await fill_unit_and_station(chat)
+    for n in (1, 2, 3):
+        await add_mentor(chat, n)
+    await answer(chat, "@名单完成")
+    texts = await answer(chat, "@是", "管理制度健全规范", "@是", "五轴加工中心12台")
+    assert "单位能否为高技能人才提供较好的工作条件（《实施方案》四(二)）" in texts[-1]
+    texts = await answer(chat, "@否")
+    assert "设立标准（《实施方案》四(二)）要求具备此条件" in texts[-1]
+    texts = await answer(chat, "@是", "有")
+    assert "内容太短" in texts[-1] and "为高技能人才提供的工作条件" in texts[-1]
+    texts = await answer(chat, "设有独立实训车间", "@是", "承担过市级技能大赛", "@是")
+    assert "请输入单位为工作站提供的运作经费金额（元）" in texts[-1] and "每年" not in texts[-1]
+    texts = await answer(chat, "0")
+    assert "金额应大于0元" in texts[-1] and "运作经费金额" in texts[-1]
+    texts = await answer(chat, "50万")
+    assert "经费来源和用途" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["work_conditions_ok"] == "yes" and draft.answers["work_conditions_desc"] == "设有独立实训车间"
+    assert draft.answers["funds_amount"] == "500000.00"
+
+
+async def test_r5_the_registration_certificate_follows_the_unit_type(chat: Chat) -> None:
+    texts = await answer(chat, "/declare", "深圳市模具行业协会")
+    assert "企业、企业集团为营业执照" in texts[-1] and "行业协会为社会团体法人登记证书" in texts[-1]
+    assert "科研生产型事业单位为事业单位法人证书" in texts[-1]
+    await answer(
+        chat, USCC, "@行业协会", "王大明", "深圳市南山区科技园1号", "模具行业服务", "35", "@自行申请设立",
+        "模具技师工作站", "李工", HEAD_ID, HEAD_MOBILE, "秘书长", "陈联络", "139 0013 9000", "@跳过",
+    )
+    for n in (1, 2, 3):
+        await add_mentor(chat, n)
+    await answer(chat, "@名单完成")
+    await fill_conditions_and_report(chat)
+    texts = await answer(chat, "@材料齐全")
+    assert "以下材料还未上传：社会团体法人登记证书、负责人身份证" in texts[-1]
+    assert "营业执照" not in texts[-1]
+    texts = await answer(chat, "/lang")
+    assert "Social organisation legal person registration certificate" in texts[-1]
+    await answer(chat, "/lang")
+    await upload_all_documents(chat)
+    await answer(chat, "@材料齐全")
+    # the code question, asked again from the summary, names the association's certificate
+    texts = await answer(chat, "2")
+    assert "请输入统一社会信用代码（18位，见社会团体法人登记证书）" in texts[-1]
+
+
+async def test_the_receipt_names_the_bureau_in_full_first_and_cites_the_plan(chat: Chat) -> None:
+    await reach_summary(chat)
+    receipt = next(t for t in chat.texts(await chat.press("提交")) if "设立申报已提交" in t)
+    first = receipt.index("深圳市人力资源和社会保障局")
+    assert receipt.index("市人力资源保障局网站") > first
+    assert "《实施方案》六(二)" in receipt and "《实施方案》六(三)" in receipt and "《实施方案》六(四)" in receipt
+    assert "方案六" not in receipt.replace("《实施方案》六", "")
+
+
+async def test_a_head_or_mentor_under_sixteen_is_refused(chat: Chat) -> None:
+    await answer(chat, "/declare", "公司", USCC, "@企业", "法人", "地址", "领域", "10", "@自行申请设立", "站名", "李工")
+    texts = await answer(chat, CHILD_ID)
+    assert "生于 2015-01-01" in texts[-1] and "未满16周岁" in texts[-1]
+    assert "负责人的居民身份证号码" in texts[-1]  # the same question again
+    await answer(chat, HEAD_ID, HEAD_MOBILE, "总工程师", "陈联络", "139 0013 9000", "@跳过")
+    texts = await answer(chat, "@添加指导教师", "小明", CHILD_ID)
+    assert "未满16周岁" in texts[-1] and "请输入指导教师身份证号码" in texts[-1]
+
+
+async def test_an_id_number_may_be_grouped_with_dashes_or_spaces_like_a_uscc(chat: Chat) -> None:
+    from bot.crypto import vault_for
+
+    grouped_uscc = f"{USCC[:4]}-{USCC[4:8]} {USCC[8:]}"
+    await answer(chat, "/declare", "公司", grouped_uscc, "@企业", "法人", "地址", "领域", "10", "@自行申请设立", "站名", "李工")
+    texts = await answer(chat, f"{HEAD_ID[:6]}-{HEAD_ID[6:14]}-{HEAD_ID[14:]}")
+    assert "负责人手机号码" in texts[-1]
+    await answer(chat, "@返回")
+    texts = await answer(chat, f"{HEAD_ID[:6]} {HEAD_ID[6:14]} {HEAD_ID[14:]}")
+    assert "负责人手机号码" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert draft.answers["uscc"] == USCC
+    assert vault_for(chat.settings).unseal(draft.answers["head_id_number"]) == HEAD_ID
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        (resident_id("10030119800101123"), "前6位是地区代码，其开头两位“10”不是有效的省级代码"),
+        (resident_id("81010019800101123"), "前6位应为 810000（香港）、820000（澳门）或 830000（台湾）"),
+        (resident_id("98184019800101123"), "第2、3位是受理地的省级代码，“81”不是有效的省级代码"),
+    ],
+)
+async def test_a_bad_region_code_is_said_of_the_digits_that_are_wrong(chat: Chat, typed: str, expected: str) -> None:
+    await answer(chat, "/declare", "公司", USCC, "@企业", "法人", "地址", "领域", "10", "@自行申请设立", "站名", "李工")
+    texts = await answer(chat, typed)
+    assert expected in texts[-1] and "负责人的居民身份证号码" in texts[-1]
+    assert "前两位不是有效的地区代码" not in texts[-1]
+
+
+async def test_a_typed_answer_matching_a_button_is_taken(chat: Chat) -> None:
+    await answer(chat, "/declare", "公司", USCC)
+    texts = await answer(chat, "也许")
+    assert "请点选下方按钮作答" in texts[-1] and "请选择单位类型" in texts[-1]
+    texts = await answer(chat, "企业")
+    assert "请输入法定代表人姓名" in texts[-1]
+    texts = await answer(chat, "法人", "地址", "领域", "10", "合作共建", "深圳技师学院", "“是”")
+    assert "请输入技师工作站名称" in texts[-1]
+    draft = await Submission.get(created_by=chat.user.id)
+    assert (draft.answers["unit_type"], draft.answers["mode"], draft.answers["partner_is_college"]) == (
+        "enterprise", "co_built", "yes")
+    await answer(chat, "精密模具技师工作站", "李工", HEAD_ID, HEAD_MOBILE, "总工程师", "陈联络", "139 0013 9000", "@跳过")
+    for n in (1, 2, 3):
+        await add_mentor(chat, n)
+    await answer(chat, "@名单完成")
+    texts = await answer(chat, "否")  # typed: refused for the reason, as if pressed
+    assert "设立标准（《实施方案》四(二)）要求具备此条件" in texts[-1]
+    await answer(chat, "/lang")
+    texts = await answer(chat, "ＹＥＳ")  # full-width, in the other language
+    assert "describe how the unit is run and managed" in texts[-1]

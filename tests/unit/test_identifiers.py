@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bot.rules.identifiers import (
     SOFT_REASONS,
+    birth_date,
     mask_mobile,
     mask_resident_id,
     parse_mobile,
@@ -181,7 +182,17 @@ def test_ric_valid_numbers(number: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["44030119850615018x", " 440301 19850615 018X ", "４４０３０１１９８５０６１５０１８ｘ"]
+    "typed",
+    [
+        "44030119850615018x",
+        " 440301 19850615 018X ",
+        "４４０３０１１９８５０６１５０１８ｘ",
+        # grouped with dashes, as a USCC may be
+        "440301-19850615-018X",
+        "440301\u201419850615\u2013018x",
+        "４４０３０１－１９８５０６１５－０１８Ｘ",
+        "440301 1985-0615 018X",
+    ],
 )
 def test_ric_normalisation(typed: str) -> None:
     assert parse_resident_id(typed, TODAY) == "44030119850615018X"
@@ -204,14 +215,27 @@ def test_ric_born_today_is_accepted_born_tomorrow_is_not() -> None:
         ("10030119900101123", "ric.area"),
         ("39030119900101123", "ric.area"),
         ("66030119900101123", "ric.area"),
-        ("81010019900101123", "ric.area"),  # HK permits carry exactly 810000
-        ("83000119900101123", "ric.area"),
-        ("98184019900101123", "ric.area"),  # foreigners' IDs are issued in the mainland only
-        ("90084019900101123", "ric.area"),
+        ("81010019900101123", "ric.permit_area"),  # HK permits carry exactly 810000
+        ("83000119900101123", "ric.permit_area"),
+        ("98184019900101123", "ric.foreigner_area"),  # foreigners' IDs are issued in the mainland only
+        ("90084019900101123", "ric.foreigner_area"),
     ],
 )
 def test_ric_well_checked_but_impossible(body: str, expected: str) -> None:
     assert reason(parse_resident_id(make_ric(body), TODAY)) == expected
+
+
+def test_ric_area_reasons_name_the_digits_that_are_wrong() -> None:
+    # A resident ID: the region code's first two digits; a foreigner's ID: digits 2-3.
+    assert parse_resident_id(make_ric("10030119900101123"), TODAY) == Invalid("ric.area", {"province": "10"})
+    assert parse_resident_id(make_ric("98184019900101123"), TODAY) == Invalid("ric.foreigner_area", {"province": "81"})
+    assert parse_resident_id(make_ric("82010019900101123"), TODAY) == Invalid("ric.permit_area")
+
+
+def test_birth_date_of_every_kind_of_number() -> None:
+    assert birth_date("44030119850615018X") == date(1985, 6, 15)
+    assert birth_date(make_ric("81000019900101123")) == date(1990, 1, 1)
+    assert birth_date(make_ric("94484020150101123")) == date(2015, 1, 1)
 
 
 def test_ric_taiwan_province_code_is_accepted() -> None:

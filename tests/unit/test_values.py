@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from bot.rules.values import (
     Invalid,
     add_months,
+    age_on,
     months_between,
     parse_count,
     parse_date,
     parse_email,
     parse_money,
     parse_text,
+    term_last_day,
     years_apart_at_least,
 )
 
@@ -69,6 +71,9 @@ def test_rules_import_no_framework_or_storage() -> None:
         "２０２６－０３－０１",
         "２０２６．３．１",
         "  2026-03-01\n",
+        "自2026年3月1日起",  # as a contract words its term
+        "至2026年3月1日止",
+        "从 2026 年 3 月 1 日",
     ],
 )
 def test_date_accepted_forms(typed: str) -> None:
@@ -78,7 +83,8 @@ def test_date_accepted_forms(typed: str) -> None:
 @pytest.mark.parametrize(
     "typed",
     ["", "tomorrow", "2026-3/1", "01/03/2026", "26-3-1", "2026-03", "2026031", "202603011",
-     "2026年3月", "2026-03-01 10:00", "２０２６年三月一日", "2026-٠٣-٠١", "1" * 100],
+     "2026年3月", "2026-03-01 10:00", "２０２６年三月一日", "2026-٠٣-٠١", "1" * 100, "自2026-03-01起",
+     "2026年3月1日起至2028年2月29日止", "起2026年3月1日"],
 )
 def test_date_format_errors(typed: str) -> None:
     assert parse_date(typed) == Invalid("date.format")
@@ -207,14 +213,17 @@ def test_money_wan_property(wan: int) -> None:
 @pytest.mark.parametrize(
     ("typed", "count"),
     [("12", 12), ("0", 0), ("007", 7), ("１２", 12), ("12人", 12), ("12 名", 12), ("3个", 3),
-     ("5项", 5), ("５项", 5), (" 8 ", 8), ("+4", 4)],
+     ("5项", 5), ("５项", 5), (" 8 ", 8), ("+4", 4), ("1,000", 1000), ("1,200", 1200), ("1,200人", 1200),
+     ("１，２００", 1200), ("12,345,678", 12345678), ("999,999,999,999,999,999", 999999999999999999)],
 )
 def test_count_accepted(typed: str, count: int) -> None:
     assert parse_count(typed) == count
 
 
 @pytest.mark.parametrize(
-    "typed", ["", "3.5", "十", "1,000", "12人人", "人", "12 people", "1" * 19, "1e3", "--1"]
+    "typed", ["", "3.5", "十", "12人人", "人", "12 people", "1" * 19, "1e3", "--1",
+              # thousands grouped by three only: these are typos, not 100, 10000 or 1200
+              "1,00", "1,0000", ",100", "1,", "1,000,00", "1000,000", "1.200", "1 200", "1,999,999,999,999,999,999"]
 )
 def test_count_format_errors(typed: str) -> None:
     assert parse_count(typed) == Invalid("count.format")
@@ -232,6 +241,7 @@ def test_count_bounds() -> None:
 def test_count_property(n: int) -> None:
     assert parse_count(str(n)) == n
     assert parse_count(f"{n}人") == n
+    assert parse_count(f"{n:,}") == n
 
 
 # --- free text ----------------------------------------------------------------------------------
@@ -245,6 +255,17 @@ def test_text_strips_and_keeps_inner_lines() -> None:
 def test_text_removes_control_characters() -> None:
     assert parse_text("a\x00b\x1bc\x7f") == "abc"
     assert parse_text("\x00\x00") == Invalid("text.empty")
+
+
+def test_text_minimum_counts_letters_and_digits_not_punctuation() -> None:
+    # A description must be a sentence: dots, dashes and spaces are not one.
+    assert parse_text("好", min_length=5) == Invalid("text.too_short", {"min_length": 5})
+    assert parse_text("有。", min_length=5) == Invalid("text.too_short", {"min_length": 5})
+    assert parse_text("。。。。。。", min_length=5) == Invalid("text.too_short", {"min_length": 5})
+    assert parse_text("- - - - - -", min_length=5) == Invalid("text.too_short", {"min_length": 5})
+    assert parse_text("管理制度健全", min_length=5) == "管理制度健全"
+    assert parse_text("OK, 5 CNC", min_length=5) == "OK, 5 CNC"
+    assert parse_text("字" * 500 + "。", min_length=5, max_length=501) == "字" * 500 + "。"
 
 
 def test_text_lengths() -> None:
@@ -376,3 +397,53 @@ def test_months_between_inverts_add_months(start: date, months: int) -> None:
     assert years_apart_at_least(start, end, months // 12)
     if months % 12 == 0 and months:
         assert not years_apart_at_least(start, end - timedelta(days=1), months // 12)
+
+
+# --- terms with both days counted, and ages ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "years", "last_day"),
+    [
+        # R2: "自2024年3月1日起至2026年2月28日止" is two years, and so is 2026-03-01 to 2028-02-29.
+        (date(2024, 3, 1), 2, date(2026, 2, 28)),
+        (date(2026, 3, 1), 2, date(2028, 2, 29)),
+        (date(2026, 1, 1), 2, date(2027, 12, 31)),
+        (date(2026, 11, 27), 2, date(2028, 11, 26)),
+        # from 29 February the full years have passed on 1 March of a common year
+        (date(2024, 2, 29), 2, date(2026, 2, 28)),
+        (date(2024, 2, 29), 4, date(2028, 2, 28)),
+        (date(2026, 12, 31), 1, date(2027, 12, 30)),
+        (date(2026, 5, 5), 0, date(2026, 5, 4)),
+        (date(9998, 6, 1), 2, date.max),
+    ],
+)
+def test_term_last_day(start: date, years: int, last_day: date) -> None:
+    assert term_last_day(start, years) == last_day
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)), st.integers(1, 10))
+def test_term_last_day_is_the_eve_of_the_anniversary(start: date, years: int) -> None:
+    anniversary = term_last_day(start, years) + timedelta(days=1)
+    if (start.month, start.day) == (2, 29) and anniversary.month == 3:
+        assert (anniversary.year, anniversary.day) == (start.year + years, 1)
+    else:
+        assert anniversary == start.replace(year=start.year + years)
+    # never shorter than the month arithmetic of the Civil Code would allow
+    assert years_apart_at_least(start, anniversary, years)
+
+
+@pytest.mark.parametrize(
+    ("born", "day", "age"),
+    [
+        (date(2015, 1, 1), date(2026, 11, 27), 11),
+        (date(2010, 11, 27), date(2026, 11, 27), 16),
+        (date(2010, 11, 28), date(2026, 11, 27), 15),
+        (date(2008, 2, 29), date(2024, 2, 29), 16),
+        (date(2008, 2, 29), date(2026, 2, 28), 17),
+        (date(2008, 2, 29), date(2026, 3, 1), 18),
+        (date(1980, 1, 1), date(2026, 11, 27), 46),
+    ],
+)
+def test_age_on(born: date, day: date, age: int) -> None:
+    assert age_on(born, day) == age
