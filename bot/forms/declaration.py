@@ -42,7 +42,8 @@ YES_NO = (Choice("yes", "choice.yes"), Choice("no", "choice.no"))
 DESCRIPTION_MIN = 5
 
 # 职业技能等级: 技师 (二级) and 高级技师 (一级); since 2022 特级技师 and 首席技师 above them
-# (人社部发〔2022〕14号). R1 counts them all; R2 lets 高级技师 and above be hired from outside.
+# (《关于健全完善新时代技能人才职业技能等级制度的意见（试行）》). R1 counts them all; R2 lets
+# 高级技师 and above be hired from outside.
 LEVELS = ("technician", "senior", "special_grade", "chief")
 AT_LEAST_SENIOR = frozenset({"senior", "special_grade", "chief"})
 # Before 2020 the state issued 职业资格证书 for these levels; since then, 职业技能等级证书. Both count.

@@ -221,6 +221,7 @@ class FormSession:
                 len(self.answers.get(f.id) or []) >= f.min_items
                 and ITEM not in self.answers
                 and self._incomplete_item(f) is None
+                and self._duplicate_items(f) is None
             )
         if f.kind == "documents":
             return not self.missing_documents()

@@ -347,3 +347,11 @@ def test_a_mentors_certificate_slot_is_named_by_its_kind() -> None:
     s = session(answers)
     labels = [s.slot_label(slot) for slot in document_slots(answers) if slot.kind == "mentor_qualification"]
     assert labels == ["第1位导师职业资格证书", "第2位导师职业技能等级证书", "第3位导师职业资格证书或职业技能等级证书"]
+
+
+def test_a_list_holding_one_person_twice_is_no_answer_so_the_summary_cannot_submit_it() -> None:
+    # the summary submits only when every visible question is answered
+    s = session({"mentors": [mentor(1), mentor(2), mentor(3, id_number=VAULT.seal(IDS[1]))]})
+    assert not s.is_answered(DECLARATION.field("mentors"))
+    s.answers["mentors"][2]["id_number"] = VAULT.seal(IDS[2])
+    assert s.is_answered(DECLARATION.field("mentors"))
