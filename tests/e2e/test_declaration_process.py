@@ -17,7 +17,9 @@ import io
 import re
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import docx
@@ -25,6 +27,8 @@ import pytest
 from bot_api_stub import BotApiStub, JsonDict, UploadedFile
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
+
+from bot.rules.values import add_months
 from test_bot_process import (  # noqa: F401 - stub and launch are fixtures used by name
     REPLY_TIMEOUT,
     START_TIMEOUT,
@@ -217,6 +221,14 @@ async def test_a_half_filled_declaration_survives_kill_9(
 # -- a whole declaration with uploads -------------------------------------------------------------
 
 
+def contract_running_today() -> tuple[str, str]:
+    """A two-year contract (both days counted) that started a year ago in Shanghai: the real
+    process judges R2 on its own today, so the dates move with it."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    start = add_months(today, -12)
+    return start.isoformat(), (add_months(start, 24) - timedelta(days=1)).isoformat()
+
+
 async def fill_the_whole_form(bot_process: BotProcess, stub: BotApiStub, user_id: int) -> str:
     """From /declare to the summary, as in tests/flow/test_declaration.py; returns the summary."""
     go = lambda *items: steps(bot_process, stub, user_id, *items)  # noqa: E731
@@ -229,14 +241,16 @@ async def fill_the_whole_form(bot_process: BotProcess, stub: BotApiStub, user_id
     )
     for n in (1, 2, 3):
         external = n == 3
-        items = ["@添加指导教师", f"导师{n}", MENTOR_IDS[n - 1], "@高级技师" if external else "@技师",
-                 f"Z{n:05d}", "@技工院校"]
-        items += ["@外聘", "2026-01-01", "2028-01-01"] if external else ["@本单位"]
+        items = ["@添加指导教师", f"导师{n}", MENTOR_IDS[n - 1], "模具工", "@高级技师" if external else "@技师",
+                 "@职业资格证书", f"Z{n:05d}", "@技工院校"]
+        items += ["@外聘", *contract_running_today()] if external else ["@本单位"]
         await go(*items)
     await step(bot_process, stub, user_id, "@名单完成", "单位经营管理状况是否良好")
     await go(
-        "@是", "管理制度健全", "@是", "五轴加工中心", "@是", "承担过市级技能大赛", "@是",
-        "50万", "企业自筹", "@在此分六项填写", "目标", "计划", "步骤", "举措", "人财物", "管理",
+        "@是", "管理制度健全，连续五年盈利", "@是", "拥有五轴加工中心12台", "@是", "设有独立实训车间和技能津贴",
+        "@是", "承担过市级技能大赛", "@是", "50万", "企业自筹专项经费",
+        "@在此分六项填写", "两年培养20名高技能人才", "分三期实施建设", "先建章立制再带徒", "与技师学院联合培养",
+        "场地800平方米专职5人", "实行站长负责制",
     )
     # Each upload fills the first missing slot: the licence, the head's ID, then 3 per mentor.
     text = await upload(bot_process, stub, user_id, PDF, "licence.pdf", "application/pdf")
