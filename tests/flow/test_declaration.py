@@ -137,6 +137,8 @@ async def test_happy_path_from_declare_to_receipt(chat: Chat) -> None:
     assert await StatusTransition.filter(subject_type="submission", subject_id=submission.id, to_status="submitted").exists()
     # staff hear of it at once, through the outbox
     notice = await Notice.get(recipient_id=STAFF_ID, kind="new_declaration")
+    # the receipt is the submitter's notice: no status_change is queued to them as well
+    assert not await Notice.filter(recipient_id=chat.user.id).exists()
     assert notice.subject == f"submission:{submission.id}"
     mark = chat.mark()
     assert await OutboxSender(chat.bot).send_due(notice.due_at) == 1
