@@ -34,7 +34,6 @@ from bot.forms.checks import PLAUSIBLE_FROM, PLAUSIBLE_TO, more_than_zero, of_wo
 from bot.forms.context import FormContext
 from bot.forms.engine import Answers, Choice, DocumentSlot, Field, Form, Section
 from bot.forms.spec import FormSpec, OnSubmit, Printable, PrintRequest
-from bot.rules import identifiers
 from bot.rules.values import Invalid, term_last_day
 
 YES_NO = (Choice("yes", "choice.yes"), Choice("no", "choice.no"))
@@ -261,14 +260,9 @@ async def _uscc_free(value: Any, answers: Mapping[str, Any], context: FormContex
     return Invalid(f"declaration.uscc_taken_{blocker}") if blocker is not None else None
 
 
-def _mask(kind: str, value: str) -> str:
-    return identifiers.mask_mobile(value) if kind == "mobile" else identifiers.mask_resident_id(value)
-
-
 def _print(request: PrintRequest) -> bytes:
-    return build_declaration_form(
-        request.answers, request.documents, reference=request.reference, submitted_on=request.submitted_on, mask=_mask
-    )
+    # Built from DECLARATION itself; ID and mobile numbers in full (bot/documents/printed_form.py says why).
+    return build_declaration_form(DECLARATION, request)
 
 
 def _names(answers: Answers) -> dict[str, Any]:
