@@ -6,7 +6,8 @@ station or a filing obligation, with everything that goes with it, in one transa
                                     expected_state="under_review")
 
 In that one transaction: the life cycle of the subject is looked up (a submission's by its kind);
-an action not allowed from the current state, or not to this actor, is refused; the state moves
+an action not allowed from the current state, or not to this actor, is refused, and so is one
+whose guard is not met (documents it requires are missing: "materials_missing"); the state moves
 by a conditional UPDATE (`WHERE id = ? AND <state> = <current>`), so when another member of staff
 clicked first nothing at all is written and the caller gets `TransitionRefused("stale")`; extra
 columns in `changes` go into the same UPDATE; a `status_transition` row is written, an
@@ -37,6 +38,7 @@ from storage.key_projects import AlreadyGraded, GradeCapReached, release_grade_s
 from storage.models import (
     AuditLog,
     Contact,
+    Document,
     FilingObligation,
     NaiveDatetimeError,
     Station,
@@ -72,7 +74,9 @@ SUBJECTS: dict[str, tuple[type[Model], str]] = {
 #   stale            the state is no longer the one the caller saw (someone else acted first)
 #   reason_required  the transition records a reason and none was given
 #   cap_reached      R8: every place of the key project's level is taken for the year
-REFUSAL_CODES = ("unknown", "not_allowed", "stale", "reason_required", "cap_reached")
+#   materials_missing  the transition requires documents the submission does not hold yet (the
+#                    stamped 申报表 before review); details["missing"] names their kinds
+REFUSAL_CODES = ("unknown", "not_allowed", "stale", "reason_required", "cap_reached", "materials_missing")
 
 _NOT_CHANGEABLE = frozenset({"id", "created_at", "updated_at"})
 
@@ -144,6 +148,12 @@ async def apply_transition(
             raise TransitionRefused("not_allowed", f"user {actor_id} is no contact of {subject} {subject_id}", current=current)
         if transition.reason_required and not reason.strip():
             raise TransitionRefused("reason_required", f"{kind}.{action} records a reason", current=current)
+        missing = await _missing_documents(row, transition)
+        if missing:
+            raise TransitionRefused(
+                "materials_missing", f"{kind}.{action} needs {', '.join(missing)}", current=current,
+                details={"missing": missing},
+            )
 
         if transition.releases_key:
             values["uniqueness_key"] = None
@@ -233,6 +243,16 @@ async def _acts_for(row: Model, user_id: int | None) -> bool:
     if station_id is None:
         return False
     return await Contact.filter(user_id=user_id, station_id=station_id, active=True).exists()
+
+
+async def _missing_documents(row: Model, transition: Transition) -> list[str]:
+    """The kinds of document the transition requires (its guard) that the submission lacks."""
+    if not transition.requires_documents:
+        return []
+    present = await Document.filter(submission_id=row.id, kind__in=sorted(transition.requires_documents)).values_list(
+        "kind", flat=True
+    )
+    return sorted(transition.missing_documents(present))
 
 
 async def _keep_grade_places(

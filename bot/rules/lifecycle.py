@@ -6,8 +6,9 @@ annual filing obligation of a station for a year ("filing"; not to be confused w
 annual_filing *submission* that meets it).
 
 A transition names an action, the states it may start from, the state it leads to, who may take
-it, whether the item's contacts are told, whether a reason must be recorded and whether the
-submission's "one per ..." uniqueness key is released. Storage applies transitions
+it, whether the item's contacts are told, whether a reason must be recorded, whether the
+submission's "one per ..." uniqueness key is released, and which documents the submission must
+hold before it may be taken (a guard: the stamped 申报表 before review). Storage applies transitions
 (`storage.transitions.apply_transition`); nothing else decides what may follow what.
 
 Clause references (六(二), 七(一), 九 ...) point into the policy text, see SPEC §3.
@@ -15,12 +16,14 @@ Clause references (六(二), 七(一), 九 ...) point into the policy text, see 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
 __all__ = [
     "Actor",
+    "STAMPED_FORM",
     "GRADED_KEY_PROJECT_STATES",
     "LIFE_CYCLES",
     "LifeCycle",
@@ -56,9 +59,20 @@ class Transition:
     reason_required: bool = False
     releases_key: bool = False  # set the submission's uniqueness_key to NULL
     clause: str = ""
+    # Kinds of document (storage.models.Document.kind) the submission must hold before the
+    # transition may be taken: a guard, refused as "materials_missing" while one is absent.
+    requires_documents: frozenset[str] = frozenset()
 
     def allows(self, actor: Actor | str) -> bool:
         return Actor(actor) in self.actors
+
+    def missing_documents(self, present: Iterable[str]) -> frozenset[str]:
+        """The required kinds of document not among `present` (empty: the guard is met)."""
+        return self.requires_documents - frozenset(present)
+
+
+# Subject kinds that are no submission: their transitions cannot require documents.
+_NOT_SUBMISSIONS = frozenset({"station", "filing"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,8 @@ class LifeCycle:
                 raise ValueError(f"{self.kind}.{transition.action}: unknown states {sorted(unknown)}")
             if not transition.sources or not transition.actors:
                 raise ValueError(f"{self.kind}.{transition.action}: needs sources and actors")
+            if transition.requires_documents and self.kind in _NOT_SUBMISSIONS:
+                raise ValueError(f"{self.kind}.{transition.action}: only a submission holds documents")
             by_action[transition.action] = transition
         object.__setattr__(self, "_by_action", by_action)
 
@@ -122,6 +138,7 @@ def _t(
     reason: bool = False,
     releases_key: bool = False,
     clause: str = "",
+    requires_documents: tuple[str, ...] = (),
 ) -> Transition:
     return Transition(
         action=action,
@@ -132,6 +149,7 @@ def _t(
         reason_required=reason,
         releases_key=releases_key,
         clause=clause,
+        requires_documents=frozenset(requires_documents),
     )
 
 
@@ -155,6 +173,11 @@ REFUSED = "refused"
 WITHDRAWN = "withdrawn"
 DISQUALIFIED = "disqualified"
 
+# 六(一)1: the 申报表 is itself one of the materials. The bot prints it on submit; the unit signs and
+# stamps it and uploads the scan, a document of this kind. Until it is in, staff cannot take the
+# declaration into review.
+STAMPED_FORM = "stamped_form"
+
 # The establishment uniqueness key is `establishment:<uscc>`: at most one declaration of a unit in
 # progress at a time. The policy sets no limit on how often a unit may declare, so every end that
 # does not make a station frees the unit to declare again (rejected, disqualified, withdrawn,
@@ -171,8 +194,9 @@ ESTABLISHMENT = LifeCycle(
     transitions=(
         _t("submit", DRAFT, SUBMITTED, CONTACT, clause="六(一)"),
         _t("withdraw", (SUBMITTED, UNDER_REVIEW), WITHDRAWN, CONTACT, releases_key=True),
-        # the formal check of the materials before they go to the experts
-        _t("accept_for_review", SUBMITTED, UNDER_REVIEW, STAFF, clause="六(二)"),
+        # the formal check of the materials before they go to the experts: the signed and stamped
+        # 申报表 (六(一)1) must be among them
+        _t("accept_for_review", SUBMITTED, UNDER_REVIEW, STAFF, clause="六(二)", requires_documents=(STAMPED_FORM,)),
         _t("reject", SUBMITTED, REJECTED, STAFF, reason=True, releases_key=True, clause="六(一)"),
         _t("record_review_pass", UNDER_REVIEW, APPROVED, STAFF, clause="六(二)"),
         _t("record_review_fail", UNDER_REVIEW, REJECTED, STAFF, reason=True, releases_key=True, clause="六(二)"),

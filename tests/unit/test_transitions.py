@@ -11,7 +11,9 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.rules.lifecycle import GRADED_KEY_PROJECT_STATES, LIFE_CYCLES, SUBMISSION_KINDS, Actor, Transition, lifecycle_of
+from bot.rules.lifecycle import (
+    GRADED_KEY_PROJECT_STATES, LIFE_CYCLES, STAMPED_FORM, SUBMISSION_KINDS, Actor, Transition, lifecycle_of,
+)
 from conftest import both_databases
 from scheduler.sender import render
 from storage.key_projects import grade_counts
@@ -19,6 +21,7 @@ from storage.models import (
     AuditLog,
     BotUser,
     Contact,
+    Document,
     FilingObligation,
     FilingState,
     KeyProjectGrade,
@@ -59,11 +62,16 @@ async def _station(n: int, state: str = StationState.ACTIVE) -> Station:
 
 async def _submission(n: int, kind: str, status: str, *, year: int = 2027, station: Station | None = None) -> Submission:
     station = station or await _station(n)
-    return await Submission.create(
+    submission = await Submission.create(
         kind=kind, status=status, station=station, unit_id=station.unit_id, created_by=APPLICANT, year=year,
         reference=f"SZJS-{year}-{n:04d}" if status != "draft" else None,
         uniqueness_key=f"{kind}:{n}" if status != "draft" else None,
     )
+    if kind == "establishment" and status != "draft":
+        # 六(一)1: the signed and stamped 申报表 is in (the guard of accept_for_review)
+        await Document.create(submission=submission, station=station, kind=STAMPED_FORM, file_id=f"scan{n}",
+                              file_unique_id=f"u{n}", uploaded_by=APPLICANT)
+    return submission
 
 
 async def _subject_in(kind: str, state: str, n: int) -> tuple[str, int]:
