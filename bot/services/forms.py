@@ -22,7 +22,7 @@ from bot.rules.values import Invalid
 from bot.services import staff
 from bot.settings import Settings
 from storage import queries, submissions
-from storage.models import SubmissionKind, SubmissionStatus
+from storage.models import Document, SubmissionKind, SubmissionStatus
 
 
 class StorageLookup:
@@ -162,15 +162,26 @@ async def print_form(spec: FormSpec, plain: dict[str, Any], final: dict[str, Any
     printable = spec.on_submit.printable
     if printable is None:
         return None
+    in_answers = final.get(DOCS, {})
     documents = [
         (slot.partition(":")[0], slot.partition(":")[2], f.get("file_name", ""))
-        for slot, files in final.get(DOCS, {}).items()
+        for slot, files in in_answers.items()
         for f in files
     ]
+    documents += await _documents_added_later(reference, set(in_answers))
     request = PrintRequest(plain, documents, reference, submitted_at.date() if submitted_at else None, final.get(FLAGS, ()))
     # About 0.1 s of CPU: off the event loop, so other users' updates are not held up.
     content = await asyncio.to_thread(printable.build, request)
     return PrintedForm(printable.filename.format(reference=reference or "draft"), content, printable.caption_key, reference or "")
+
+
+async def _documents_added_later(reference: str | None, slots_in_answers: set[str]) -> list[tuple[str, str, str]]:
+    """Materials uploaded after submitting (六(一)1: the signed and stamped form), which are documents
+    of the submission but not among its answers: (kind, item, file name)."""
+    if not reference:
+        return []
+    rows = await Document.filter(submission__reference=reference).order_by("id").values_list("kind", "item", "file_name")
+    return [(kind, item, name) for kind, item, name in rows if (f"{kind}:{item}" if item else kind) not in slots_in_answers]
 
 
 async def reprint(spec: FormSpec, user_id: int, lang: str, clock: Clock, settings: Settings) -> PrintedForm | None:

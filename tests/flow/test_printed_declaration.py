@@ -9,10 +9,11 @@ from docx.document import Document as DocumentObject
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from chat_harness import Chat, make_settings
-from test_declaration import HEAD_ID, HEAD_MOBILE, MENTOR_IDS, USCC, reach_summary
-
 import pytest
+
+from chat_harness import Chat, make_settings
+from storage.models import Document, Submission
+from test_declaration import HEAD_ID, HEAD_MOBILE, MENTOR_IDS, USCC, reach_summary
 
 
 @pytest.fixture
@@ -23,7 +24,8 @@ def chat(db: str) -> Chat:
 def sent_form(chat: Chat, calls: list) -> DocumentObject:
     sent = chat.documents(calls)
     assert len(sent) == 1 and sent[0].document.filename.endswith("-申报表.docx")
-    stored = next(f for f in chat.api.files.values() if f.file_name == sent[0].document.filename)
+    # the latest file of that name: /form sends one named like the first
+    stored = [f for f in chat.api.files.values() if f.file_name == sent[0].document.filename][-1]
     return docx.Document(io.BytesIO(stored.content))
 
 
@@ -66,3 +68,14 @@ async def test_the_form_sent_after_submit_carries_every_answer_in_words_and_in_f
     # the same form again on request
     again = sent_form(chat, await chat.send("/form"))
     assert table_after(again, "三、指导教师名单") == mentors
+
+
+async def test_the_stamped_form_uploaded_after_submit_is_listed_as_submitted(chat: Chat) -> None:
+    await reach_summary(chat)
+    await chat.press("提交")
+    submission = await Submission.get(created_by=chat.user.id)
+    await Document.create(submission=submission, kind="stamped_form", file_id="f", file_unique_id="u",
+                          file_name="盖章申报表.pdf", uploaded_by=chat.user.id)
+    materials = table_after(sent_form(chat, await chat.send("/form")), "六、申报材料清单")
+    assert materials[1] == ["1", "《深圳市技师工作站设立申报表》（签字盖章）", "已提交"]
+    assert len(materials) == 1 + 1 + 1 + 2 + 9 + 1  # header, the form, report, licence and head's ID, mentors', awards

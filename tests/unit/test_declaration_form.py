@@ -2,8 +2,9 @@
 
 The answers are never written by hand: each test drives the declaration's FormSession with the
 typed answers, button presses and uploads a person makes, then prints what the submit use-case
-prints (`bot.services.forms.print_form` with `plain_answers()` and `final_answers()`), and reads
-every cell of every table back with python-docx.
+prints (`bot.services.forms.print_form` with `plain_answers()` and `final_answers()`, on an empty
+database: nothing was uploaded after submitting), and reads every cell of every table back with
+python-docx.
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ def effective_size_pt(run: Run, paragraph: Paragraph, document: DocumentObject) 
 
 
 @pytest.fixture
-async def co_built() -> DocumentObject:
+async def co_built(db: str) -> DocumentObject:
     return await printed(await walk_co_built())
 
 
@@ -381,7 +382,7 @@ async def test_east_asian_font_and_a4(co_built: DocumentObject) -> None:
 
 
 @pytest.fixture
-async def self_established() -> DocumentObject:
+async def self_established(db: str) -> DocumentObject:
     return await printed(await walk_self_established())
 
 
