@@ -25,8 +25,10 @@ Before timing, a census of 100 untimed steps counts what one step does: SQL stat
 Redis commands, Bot API calls and asyncio.to_thread calls (aiogram runs synchronous handlers and
 filters in a thread).
 
-Variants: sqlite, postgres, redis (the issue's three); redis-pg and sqlite-nosync on request; and
-`floor`, a diagnostic: MemoryStorage, the outer middleware without its query and the draft's
+Variants: sqlite, postgres, redis (the issue's three), each step written in one transaction at the
+end of the update (storage.step), SQLite in WAL mode with synchronous=NORMAL; sqlite-before and
+postgres-before, the same without the step (every write at once, SQLite with synchronous=FULL), as
+the code was before; redis-pg on request; and `floor`, a diagnostic: MemoryStorage, the outer middleware without its query and the draft's
 answers kept in memory, i.e. what a step costs when no database round trip is left on the hot path.
 """
 
@@ -289,6 +291,7 @@ class Variant:
     redis: bool = False
     floor: bool = False  # diagnostic: no database on the hot path
     targets: bool = True  # whether the issue's targets apply
+    before: bool = False  # as before one transaction per step: a write per statement, SQLite fsyncs each
 
 
 VARIANTS = {
@@ -296,7 +299,14 @@ VARIANTS = {
     "postgres": Variant("postgres", "DatabaseStorage on PostgreSQL (fresh database)", "postgres"),
     "redis": Variant("redis", "RedisStorage + RedisEventIsolation; ORM on SQLite", "sqlite", redis=True),
     "redis-pg": Variant("redis-pg", "RedisStorage + RedisEventIsolation; ORM on PostgreSQL", "postgres", redis=True),
-    "sqlite-nosync": Variant("sqlite-nosync", "DatabaseStorage on SQLite with PRAGMA synchronous=NORMAL", "sqlite"),
+    "sqlite-before": Variant(
+        "sqlite-before", "as before: DatabaseStorage on SQLite, synchronous=FULL, each write at once", "sqlite",
+        targets=False, before=True,
+    ),
+    "postgres-before": Variant(
+        "postgres-before", "as before: DatabaseStorage on PostgreSQL, each write at once (and its commit)", "postgres",
+        targets=False, before=True,
+    ),
     "floor": Variant(
         "floor",
         "diagnostic: MemoryStorage, no query in the middleware, draft answers in memory (no DB on the hot path)",
@@ -305,7 +315,7 @@ VARIANTS = {
         targets=False,
     ),
 }
-DEFAULT_VARIANTS = ("sqlite", "postgres", "redis", "floor")
+DEFAULT_VARIANTS = ("sqlite-before", "sqlite", "postgres-before", "postgres", "redis", "floor")
 
 
 class NoDatabaseUserContext(BaseMiddleware):
@@ -335,6 +345,14 @@ def replace_user_context_middleware(dp: Dispatcher, settings: Any) -> None:
     manager = dp.update.outer_middleware
     index = next(i for i, m in enumerate(manager) if isinstance(m, UserContextMiddleware))
     manager._middlewares[index] = NoDatabaseUserContext(settings)  # type: ignore[attr-defined]
+
+
+def remove_step_middleware(dp: Dispatcher) -> None:
+    """For the `-before` variants: no step, so every write goes to the database at once."""
+    from bot.wiring import StepMiddleware
+
+    manager = dp.update.outer_middleware
+    manager._middlewares[:] = [m for m in manager if not isinstance(m, StepMiddleware)]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
@@ -414,14 +432,16 @@ async def with_variant(
             database_url = pg_url
         else:
             database_url = await template.fresh_url(f"throughput-{variant.name}")
-            if variant.name == "sqlite-nosync":
-                database_url += "?synchronous=NORMAL"
+            if variant.before:
+                database_url += "?synchronous=FULL"
         async with orm(database_url):
             storage = MemoryStorage() if variant.floor else None
             settings = make_settings(database_url, redis_url)
             bench = FormBench(variant.name, settings, users, storage)
             if variant.floor:
                 replace_user_context_middleware(bench.dp, settings)
+            if variant.before:
+                remove_step_middleware(bench.dp)
             hot_path = no_database_on_the_hot_path() if variant.floor else contextlib.nullcontext()
             try:
                 with hot_path:

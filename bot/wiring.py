@@ -3,9 +3,12 @@ router and every form. The scheduler process does not import this (see bot/clien
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import TelegramObject
 from aiogram_dialog import setup_dialogs
 
 import handlers
@@ -14,9 +17,10 @@ from bot.clock import Clock, SystemClock
 from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
 from bot.settings import Settings
+from bot.isolation import ReleasingEventIsolation
 from handlers.middlewares import UserContextMiddleware
+from storage import step
 from storage.fsm import DatabaseStorage
-
 
 
 def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -27,7 +31,22 @@ def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
 
         redis_storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder)
         return redis_storage, redis_storage.create_isolation()
-    return DatabaseStorage(key_builder), SimpleEventIsolation()
+    return DatabaseStorage(key_builder), ReleasingEventIsolation()
+
+
+class StepMiddleware(BaseMiddleware):
+    """Everything an update writes (the draft's answers, the conversation state) in one
+    transaction at its end (`storage.step`). An outer middleware registered after aiogram's own
+    FSM middleware: it runs inside the person's lock, so their steps are written in order."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        async with step.open_step():
+            return await handler(event, data)
 
 
 def build_dispatcher(
@@ -43,8 +62,9 @@ def build_dispatcher(
     if storage is None:
         storage, isolation = build_storage(settings)
     else:
-        isolation = SimpleEventIsolation()
+        isolation = ReleasingEventIsolation()
     dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, clock=clock or SystemClock())
+    dp.update.outer_middleware(StepMiddleware())
     dp.update.outer_middleware(UserContextMiddleware(settings))
     for router in handlers.build_routers(specs):
         dp.include_router(router)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as run_migrations
 
@@ -23,7 +24,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     # otherwise reuse SQLite's placeholders on PostgreSQL.
     connection = database_url.split(":", 1)[0]
     return {
-        "connections": {connection: database_url},
+        "connections": {connection: _connection_config(database_url)},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
@@ -34,6 +35,22 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+# SQLite: the write-ahead log, and no fsync at each commit (only at checkpoints). A committed step
+# survives a crash of the process; a power loss or an OS crash may lose the last transactions,
+# never corrupt the file. Tortoise applies these to every connection it opens (the app's, the
+# migrations', a transaction's, which reuses the app's). A URL that names a pragma keeps its value.
+SQLITE_PRAGMAS: dict[str, Any] = {"journal_mode": "WAL", "synchronous": "NORMAL"}
+
+
+def _connection_config(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith("sqlite://"):
+        return database_url
+    config = expand_db_url(database_url)
+    for pragma, value in SQLITE_PRAGMAS.items():
+        config["credentials"].setdefault(pragma, value)
+    return config
 
 
 def ensure_sqlite_folder(database_url: str) -> None:

@@ -1,9 +1,11 @@
 """aiogram FSM storage kept in the database, so a draft survives a restart (DESIGN: default storage).
 
 This is the one module under storage/ that knows aiogram: it adapts aiogram's five-method storage
-interface to the `ConversationState` table. Writes go to the database at once (one upsert each);
-reads are served from a bounded in-process copy of what this process wrote or read, because
-aiogram and aiogram-dialog read the same keys several times per update.
+interface to the `ConversationState` table. Inside a step (`storage.step`, one per update) writes
+are recorded and go to the database with the rest of the step, in one transaction, one row per key
+(its state and data together, however many times the update set them); outside a step each write
+is one upsert at once. Reads are served from a bounded in-process copy of what this process wrote
+or read, because aiogram and aiogram-dialog read the same keys several times per update.
 
 The copy assumes this process is the only writer of conversation state, which holds for the
 database storage (one bot process). Several bot instances share state through Redis instead
@@ -22,6 +24,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
 
+from storage import step as steps
 from storage.models import ConversationState
 
 _MISSING = object()
@@ -61,6 +64,11 @@ class DatabaseStorage(BaseStorage):
 
     async def _load(self, key: str) -> tuple[str | None, dict[str, Any]]:
         entry = self._cached(key)
+        step = steps.current()
+        if entry is _MISSING and step is not None and key in step.states:  # recorded, since evicted
+            state, text = step.states[key]
+            entry = (state, json.loads(text))
+            self._remember(key, *entry)
         if entry is _MISSING:
             rows = await ConversationState.filter(key=key).values_list("state", "data")
             state, data = rows[0] if rows else (None, {})
@@ -80,6 +88,12 @@ class DatabaseStorage(BaseStorage):
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
         built = self.key_builder.build(key)
+        step = steps.current()
+        if step is not None:
+            _, data = await self._load(built)  # the step writes the whole row: its data must be known
+            self._remember(built, value, data)
+            step.states[built] = (value, steps.dumps(data))
+            return
         await self._upsert("state", built, value, {})
         entry = self._cached(built)
         if entry is _MISSING:
@@ -93,9 +107,17 @@ class DatabaseStorage(BaseStorage):
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         built = self.key_builder.build(key)
         stored = deepcopy(dict(data))
+        step = steps.current()
+        if step is not None:
+            state, old = await self._load(built)
+            if old == stored:
+                return  # aiogram-dialog saves its stack on every update, mostly unchanged
+            self._remember(built, state, stored)
+            step.states[built] = (state, steps.dumps(stored))
+            return
         entry = self._cached(built)
         if entry is not _MISSING and entry[1] == stored:
-            return  # aiogram-dialog saves its stack on every update, mostly unchanged
+            return
         await self._upsert("data", built, None, stored)
         if entry is _MISSING:
             self._cache.pop(built, None)

@@ -11,7 +11,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.rules.lifecycle import Actor
-from storage import outbox, transitions
+from storage import outbox, step, transitions
 from storage.models import (
     BotUser,
     Contact,
@@ -62,7 +62,16 @@ async def load_answers(submission_id: int, user_id: int) -> tuple[SubmissionStat
 
 
 async def save_answers(submission_id: int, user_id: int, answers: dict[str, Any]) -> bool:
-    """Keep a draft's answers; False if it is no longer a draft (submitted meanwhile)."""
+    """Keep a draft's answers; False if it is no longer a draft (submitted meanwhile).
+
+    Inside a step (`storage.step`, one per update of the bot) the answers are recorded and written
+    with the step's conversation state, in one transaction at its end (still only to a draft);
+    True then means recorded.
+    """
+    open_step = step.current()
+    if open_step is not None:
+        open_step.record_draft(submission_id, user_id, answers)
+        return True
     updated = await Submission.filter(id=submission_id, created_by=user_id, status=SubmissionStatus.DRAFT).update(
         answers=answers
     )

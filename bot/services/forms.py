@@ -21,7 +21,7 @@ from bot.forms.spec import FormSpec, PrintRequest
 from bot.rules.values import Invalid
 from bot.services import staff
 from bot.settings import Settings
-from storage import queries, submissions
+from storage import queries, step, submissions
 from storage.models import Document, SubmissionKind, SubmissionStatus
 
 
@@ -83,13 +83,18 @@ async def load(spec: FormSpec, submission_id: int, user_id: int, lang: str, cloc
     loaded = await submissions.load_answers(submission_id, user_id)
     if loaded is None or loaded[0] != SubmissionStatus.DRAFT:
         return None
+    open_step = step.current()
+    recorded = open_step.draft_answers(submission_id, user_id) if open_step is not None else None
+    answers = loaded[1] if recorded is None else recorded  # saved earlier in this update
     return FormSession(
-        spec.form, loaded[1], vault_for(settings), await form_context(spec, user_id, clock, settings),
+        spec.form, answers, vault_for(settings), await form_context(spec, user_id, clock, settings),
         lang=lang, checks=spec.checks,
     )
 
 
 async def save(submission_id: int, user_id: int, session: FormSession) -> bool:
+    """Keep the answers; in the bot, written with the rest of the step when the update ends
+    (one transaction, see storage.step)."""
     return await submissions.save_answers(submission_id, user_id, session.answers)
 
 
