@@ -136,7 +136,7 @@ def print_session(form: Form, answers: Mapping[str, Any]) -> FormSession:
     """A read-only session over answers with personal numbers in full (`FormSession.plain_answers`),
     in the language of the printed form. It checks nothing, so its context is empty."""
     context = FormContext(today=date.min, now=datetime.min.replace(tzinfo=UTC))
-    return FormSession(form, dict(answers), _InFull(), context, lang=PRINT_LANGUAGE)  # type: ignore[arg-type]
+    return FormSession(form, dict(answers), _InFull(), context, lang=PRINT_LANGUAGE)
 
 
 def build_printed_form(source: PrintSource, layout: PrintLayout, request: PrintRequest) -> bytes:
