@@ -7,11 +7,15 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test bench scheduler migrations install clean
 
 $(STAMP): pyproject.toml
+	@# Said before the quiet part, which takes about a minute the first time.
+	@if test -x $(PY); then echo "Updating dependencies in $(VENV) (pyproject.toml changed)…"; \
+	 else echo "Installing dependencies into $(VENV) (first run, about a minute)…"; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 	@# Quiet when it works; on failure, run again with the full output to show why.
 	@$(PY) -m pip install --quiet -e '.[test,bench]' >/dev/null 2>&1 || $(PY) -m pip install -e '.[test,bench]'
 	@touch $(STAMP)
+	@echo "Dependencies installed."
 
 install: $(STAMP)
 

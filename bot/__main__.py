@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -56,12 +57,24 @@ async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
         await runner.cleanup()
 
 
+def console_files_dir(database_url: str) -> Path:
+    """Where the terminal chat saves the files the bot sends: beside the SQLite database
+    (data/outbox-files by default), else data/outbox-files."""
+    from bot.console import FILES_DIR
+
+    if database_url.startswith("sqlite://"):
+        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+        if path and path != ":memory:":
+            return Path(path).parent / FILES_DIR.name
+    return FILES_DIR
+
+
 async def run_console(settings: Settings) -> None:
     from bot.console import ConsoleChat, ConsolePrinter
     from bot.local_session import LocalBotApi, LocalSession
 
     api = LocalBotApi()
-    printer = ConsolePrinter(api)
+    printer = ConsolePrinter(api, files_dir=console_files_dir(settings.database_url))
     bot = build_bot(settings, LocalSession(api, on_call=printer))
     dp = build_dispatcher(settings)
     scheduler = build_scheduler(bot, settings, in_bot=True)

@@ -1,8 +1,10 @@
 """The terminal chat: the same Dispatcher and handlers as on Telegram, through a local session.
 
-The bot's messages are printed with their inline buttons numbered. The person types text, a
-button's number to press it (prefix a quote, '3, to send a number as text), `/file PATH` to send a
-document, `/user ID` to act as another user (e.g. a staff id), `/quit` or end of input to leave.
+The bot's messages are printed with their inline buttons numbered `[#1] 返回`. What the person
+types is always sent as text - a bare number too, since a question may ask for a number - except
+`#N`, which presses button N (so "1" typed on the summary is an answer, never 提交), `/file PATH`
+to send a document, `/user ID` to act as another user (e.g. a staff id), and `/quit` or end of
+input to leave. Every file the bot sends is saved under data/outbox-files/ and its path printed.
 """
 
 from __future__ import annotations
@@ -18,11 +20,21 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendDocument, SendMessage
 from aiogram.types import InlineKeyboardMarkup, Message, User
 
-from bot.i18n import t
 from bot.local_session import LocalBotApi
 
 CONSOLE_USER_ID = 10001
+FILES_DIR = Path("data") / "outbox-files"
 _TAG = re.compile(r"<[^>]+>")
+BUTTON = re.compile(r"#(\d+)")
+
+# The console's own help line (a developer's tool: its syntax, not the bot's texts).
+HELP = {
+    "zh": "终端对话（未设置 BOT_TOKEN）。输入文字回复（数字也按文字发送）；#编号 点击按钮，如 #1；"
+          "/file 路径 发送文件；/user 编号 切换用户；/quit 或 Ctrl-D 退出。机器人发送的文件保存在 {files}/。",
+    "en": "Terminal chat (no BOT_TOKEN). Type text to answer (a number is sent as text too); #N presses "
+          "button N, e.g. #1; /file PATH sends a file; /user ID acts as another user; /quit or Ctrl-D "
+          "leaves. Files the bot sends are saved in {files}/.",
+}
 
 
 def plain(text: str | None) -> str:
@@ -32,10 +44,11 @@ def plain(text: str | None) -> str:
 class ConsolePrinter:
     """Prints what the bot sends and remembers the latest buttons of the chat."""
 
-    def __init__(self, api: LocalBotApi, out: TextIO = sys.stdout) -> None:
+    def __init__(self, api: LocalBotApi, out: TextIO = sys.stdout, files_dir: Path = FILES_DIR) -> None:
         self.api = api
         self.out = out
         self.chat_id = CONSOLE_USER_ID
+        self.files_dir = files_dir
 
     def __call__(self, method: Any, result: Any) -> None:
         if isinstance(method, SendMessage | EditMessageText | SendDocument | EditMessageReplyMarkup):
@@ -43,6 +56,9 @@ class ConsolePrinter:
                 return
             if isinstance(method, SendDocument) and result.document:
                 self.out.write(f"bot> [file] {result.document.file_name} ({result.document.file_size} B)\n")
+                saved = self._save(result.document.file_id, result.document.file_name or "file")
+                if saved is not None:
+                    self.out.write(f"     saved to {saved}\n")
                 if result.caption:
                     self.out.write(f"     {plain(result.caption)}\n")
             elif isinstance(method, EditMessageReplyMarkup):
@@ -54,6 +70,21 @@ class ConsolePrinter:
             self._print_buttons(result.reply_markup)
             self.out.flush()
 
+    def _save(self, file_id: str, file_name: str) -> Path | None:
+        """Write a file the bot sent under files_dir; a name already taken by other content gets -2, -3..."""
+        stored = self.api.files.get(file_id)
+        if stored is None:
+            return None
+        name = Path(file_name).name or "file"  # never a path out of the folder
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        path = self.files_dir / name
+        n = 1
+        while path.exists() and path.read_bytes() != stored.content:
+            n += 1
+            path = self.files_dir / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        path.write_bytes(stored.content)
+        return path
+
     def _print_buttons(self, markup: InlineKeyboardMarkup | None) -> None:
         if not markup:
             return
@@ -62,7 +93,7 @@ class ConsolePrinter:
             cells = []
             for button in row:
                 n += 1
-                cells.append(f"[{n}] {button.text}")
+                cells.append(f"[#{n}] {button.text}")
             self.out.write("     " + "   ".join(cells) + "\n")
 
 
@@ -90,10 +121,12 @@ class ConsoleChat:
             return self._switch_user(line.removeprefix("/user ").strip())
         if line.startswith("/file "):
             return await self._send_file(line.removeprefix("/file ").strip())
-        if line.isdigit() and await self._press(int(line)):
+        button = BUTTON.fullmatch(line)
+        if button is not None:
+            if not await self._press(int(button.group(1))):
+                self.printer.out.write(f"     (no button {line} on the last message)\n")
             return True
-        text = line[1:] if line.startswith("'") and line[1:].isdigit() else line
-        await self.dp.feed_update(self.bot, self.api.user_message(self.user, text))
+        await self.dp.feed_update(self.bot, self.api.user_message(self.user, line))
         return True
 
     def _switch_user(self, raw: str) -> bool:
@@ -126,7 +159,8 @@ class ConsoleChat:
         return True
 
     async def run(self, stdin: TextIO = sys.stdin) -> None:
-        self.printer.out.write(t(self.lang, "console.banner") + "\n")
+        help_line = HELP.get(self.lang, HELP["zh"]).format(files=self.printer.files_dir)
+        self.printer.out.write(help_line + "\n")
         interactive = stdin.isatty()
         while True:
             if interactive:

@@ -46,8 +46,8 @@ START_TIMEOUT = 90.0
 REPLY_TIMEOUT = 30.0
 EXIT_TIMEOUT = 60.0
 
-# A numbered button of the terminal chat, e.g. "     [1] 📋 办理状态".
-STATUS_BUTTON = re.compile(r"\[\d+\] 📋 办理状态")
+# A numbered button of the terminal chat, e.g. "     [#1] 📋 办理状态" (typed "#1" presses it).
+STATUS_BUTTON = re.compile(r"\[#(\d+)\] 📋 办理状态")
 
 EXPECTED_COMMANDS = {"start", "help", "menu", "status", "cancel", "lang"}
 
@@ -462,7 +462,7 @@ async def test_terminal_chat_start_prints_greeting_and_numbered_menu(tmp_path: P
     assert "您好" in out, out
     assert "深圳市技师工作站" in out
     # Buttons are printed numbered from 1; other entries may come before this one.
-    assert re.search(r"^ +\[1\] ", out, re.MULTILINE), out
+    assert re.search(r"^ +\[#1\] ", out, re.MULTILINE), out
     assert STATUS_BUTTON.search(out), out
     # The database was created and migrated by the process; no stray key in the repository.
     assert (tmp_path / "bot.sqlite3").exists()
@@ -479,6 +479,19 @@ async def test_terminal_chat_wrong_input_and_quit(tmp_path: Path) -> None:
     assert status_button.start() < out.index("没有理解您的输入")
     # /quit ends the chat: the line after it is never read.
     assert "常用命令" not in out, out
+    assert "Traceback" not in err, err
+
+
+async def test_terminal_chat_a_number_is_text_and_hash_number_presses_the_button(tmp_path: Path) -> None:
+    code, out, err = await run_console(tmp_path, "/start\n1\n")
+    assert code == 0, f"stdout:\n{out}\nstderr:\n{err}"
+    assert "没有理解您的输入" in out, out  # "1" went to the bot as text, not as a press of button 1
+    status = STATUS_BUTTON.search(out)
+    assert status is not None, out
+
+    code, pressed, err = await run_console(tmp_path, f"/start\n#{status.group(1)}\n")
+    assert code == 0, f"stdout:\n{pressed}\nstderr:\n{err}"
+    assert "没有理解您的输入" not in pressed, pressed
     assert "Traceback" not in err, err
 
 
