@@ -52,7 +52,14 @@ def form_text(lang: str, spec: FormSpec, name: str, **params: Any) -> str:
     key = spec.text(name)
     if not has_text(key):
         key = f"form.generic.{name}"
-    return t(lang, key, title=t(lang, spec.text("title")), command=spec.command, **params)
+    # A param named "<x>_key" is a text key, shown in the person's language as {x} (as in notices).
+    shown = {}
+    for param, value in params.items():
+        if param.endswith("_key"):
+            shown[param.removesuffix("_key")] = t(lang, str(value))
+        else:
+            shown[param] = value
+    return t(lang, key, title=t(lang, spec.text("title")), command=spec.command, **shown)
 
 
 def _upload_of(message: Message) -> Upload | None:

@@ -32,7 +32,7 @@ from typing import Any
 from bot.documents.declaration_form import build_declaration_form
 from bot.forms.checks import PLAUSIBLE_FROM, PLAUSIBLE_TO, more_than_zero, of_working_age, plausible_date
 from bot.forms.context import FormContext
-from bot.forms.engine import Answers, Choice, DocumentSlot, Field, Form, Section
+from bot.forms.engine import Answers, Choice, DocumentSlot, Field, Form, Section, unverified_mark_key
 from bot.forms.spec import FormSpec, OnSubmit, Printable, PrintRequest
 from bot.rules.values import Invalid, term_last_day
 
@@ -266,7 +266,9 @@ def _print(request: PrintRequest) -> bytes:
 
 
 def _names(answers: Answers) -> dict[str, Any]:
-    return {"unit": answers.get("unit_name", ""), "station": answers.get("station_name", "")}
+    # The code is marked when the person confirmed it despite a failed check: staff must check it.
+    return {"unit": answers.get("unit_name", ""), "station": answers.get("station_name", ""),
+            "uscc": answers.get("uscc", ""), "uscc_mark_key": unverified_mark_key(answers, "uscc")}
 
 
 DECLARATION_SPEC = FormSpec(

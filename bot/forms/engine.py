@@ -7,8 +7,12 @@ and buttons. The chat layer (handlers/forms.py) only renders screens and feeds i
 Keys kept inside `answers` besides the answers themselves (prefixed with "_"):
 navigation, meaningful only in a draft (`NAVIGATION_KEYS`): `_at` (the field or screen shown),
 `_mode` ("edit" when the person came from the summary), `_item` (a group item being filled),
-`_doc` (the document slot awaiting a file), `_unverified` (a value the person may confirm);
-and data, kept on submit: `_docs` (uploaded files by slot) and `_flags` (e.g. "uscc_unverified").
+`_doc` (the document slot awaiting a file), `_received` (the slot that just got one),
+`_deleting` (the group item whose removal awaits a yes), `_unverified` (the value just typed,
+which the person may confirm although its check character fails: only ever the latest input,
+dropped by any other error or step); and data, kept on submit: `_docs` (uploaded files by slot)
+and `_flags` (e.g. "uscc_unverified": the answer was confirmed so, and staff must check it; set
+by the confirmation, cleared when a valid answer replaces it).
 `final_answers()` gives what is kept: visible answers only, so an answer to a question that the
 person's later choices hid (a partner, after switching back to self-established) never reaches a
 submission. The draft drops such answers as soon as they are hidden.
@@ -28,6 +32,7 @@ from bot.forms.context import AsyncCheck, FormContext
 from bot.forms.kinds import kind_of
 from bot.i18n import t
 from bot.rules import values
+from bot.rules.identifiers import SOFT_REASONS
 from bot.rules.values import Invalid
 
 SUMMARY = "_summary"
@@ -35,7 +40,10 @@ ITEM = "_item"  # the group item being filled: {"index", "at", "values"}
 DOCS = "_docs"
 FLAGS = "_flags"
 # Navigation state of a draft: meaningless once submitted, never stored with a submission.
-NAVIGATION_KEYS = ("_at", "_mode", ITEM, "_doc", "_unverified")
+UNVERIFIED = "_unverified"
+DELETING = "_deleting"
+RECEIVED = "_received"
+NAVIGATION_KEYS = ("_at", "_mode", ITEM, "_doc", RECEIVED, DELETING, UNVERIFIED)
 MAX_FILE_SIZE = 20 * 1024 * 1024  # what bots may download through Telegram's own Bot API server
 ACCEPTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx")
 ACCEPTED_MIME_TYPES = (
@@ -210,7 +218,16 @@ class FormSession:
 
     def _go(self, target: str) -> None:
         self.answers["_at"] = target
-        self.answers.pop("_doc", None)
+        for key in ("_doc", RECEIVED, DELETING, UNVERIFIED):
+            self.answers.pop(key, None)
+
+    def _drop_unverified(self) -> bool:
+        """Forget the value offered for confirmation (another input came); whether there was one."""
+        return self.answers.pop(UNVERIFIED, None) is not None
+
+    def is_unverified(self, field_id: str) -> bool:
+        """Whether the answer to `field_id` was confirmed by the person despite a failed check."""
+        return f"{field_id}_unverified" in self.answers.get(FLAGS, ())
 
     def visible_fields(self) -> list[Field]:
         return [f for f in self.form.fields if f.is_visible(self.answers)]
@@ -282,7 +299,7 @@ class FormSession:
         sections = [s for s in self.form.sections if any(x.is_visible(self.answers) for x in s.fields)]
         section = self.form.section_of(f.id)
         in_section = [x for x in section.fields if x.is_visible(self.answers)]
-        return self.tr(
+        mark = self.tr(
             "form.progress",
             form=self.tr(f"form.{self.form.id}.title"),
             section_no=sections.index(section) + 1,
@@ -291,6 +308,25 @@ class FormSession:
             question_no=in_section.index(f) + 1,
             questions=len(in_section),
         )
+        return " · ".join([mark, *self._group_progress(f)]) if f.kind == "group" else mark
+
+    def _group_progress(self, f: Field) -> list[str]:
+        """Where one is inside a group, the same on its list and inside an item: the item (the
+        one being filled, or how many there are, of at least `min_items`) and, inside an item,
+        its question."""
+        count = len(self.answers.get(f.id) or [])
+        draft = self.answers.get(ITEM)
+        if draft is None:
+            n, of = count, max(count, f.min_items)
+        else:
+            n = draft["index"] + 1
+            of = max(count + (1 if draft["index"] >= count else 0), f.min_items)
+        parts = [self.tr("form.group_progress", label=self._ftext(f, "label"), n=n, of=of)] if of else []
+        if draft is not None:
+            subs = self._visible_subfields(f)
+            parts.append(self.tr("form.item_question", question_no=subs.index(self._current_subfield(f)) + 1,
+                                 questions=len(subs)))
+        return parts
 
     def display(self, f: Field, stored: Any) -> str:
         """An answer as the person may see it again: personal data masked."""
@@ -319,10 +355,12 @@ class FormSession:
         if f.kind == "documents":
             return self._documents_screen(f, head)
         lines = [*head, self.progress(f), "", self._ftext(f)]
+        if self._file_choice(f) is not None:
+            lines.append(self.tr("form.file_instead"))
         if self.is_answered(f):
-            lines.append(self.tr("form.current", value=self.display(f, self.answers.get(f.id))))
+            lines.append(self.tr("form.current", value=self._shown(f)))
         buttons: list[list[Button]] = []
-        if self.answers.get("_unverified", {}).get(f.id):
+        if self.answers.get(UNVERIFIED, {}).get(f.id):
             buttons.append([Button("force", self.tr("form.button.force"))])
         if f.choices:
             buttons += [[Button(f"c:{c.value}", self.tr(c.text_key))] for c in f.choices]
@@ -332,6 +370,31 @@ class FormSession:
             buttons.append([Button("keep", self.tr("form.button.keep"))])
         buttons.append(self._nav_row(at))
         return Screen("\n".join(lines), buttons, accepts_file=f.answered_by == "file")
+
+    def _shown(self, f: Field, limit: int | None = None) -> str:
+        """The answer as the summary and the question show it, marked when it awaits a staff check."""
+        if f.answered_by == "file":
+            shown = self.display(f, True)
+        else:
+            shown = self.display(f, self.answers.get(f.id)) if f.id in self.answers else ""
+        shown = _cut(shown, limit)
+        if shown and self.is_unverified(f.id):
+            shown += self.tr("form.unverified_mark")
+        return shown
+
+    def _file_choice(self, f: Field) -> tuple[str, Field] | None:
+        """The one choice of `f` after which a file is asked for next (e.g. "upload the report"
+        rather than "type it here"): a file sent at `f` is that choice and that file."""
+        if not f.choices or f.kind == "group":
+            return None
+        found = []
+        for choice in f.choices:
+            trial = {**self.answers, f.id: choice.value}
+            later = [x for x in self.form.fields if x.is_visible(trial)]
+            index = next((i for i, x in enumerate(later) if x.id == f.id), None)
+            if index is not None and index + 1 < len(later) and later[index + 1].answered_by == "file":
+                found.append((choice.value, later[index + 1]))
+        return found[0] if len(found) == 1 else None
 
     def _nav_row(self, at: str) -> list[Button]:
         row = []
@@ -366,6 +429,8 @@ class FormSession:
         if at == SUMMARY:
             return self._parse_summary_choice(raw)
         f = self.form.field(at)
+        if f.kind == "documents":
+            return Invalid("file.expected")  # the checklist waits for files; its buttons only pick one
         if f.kind == "group":
             if ITEM not in self.answers:
                 return Invalid("form.use_buttons")
@@ -455,18 +520,21 @@ class FormSession:
         value = self.parse(raw)
         problem = await self._run_async_checks(self.current_field(), value)
         if problem is not None:
-            return Outcome(error=problem, changed=False)
+            return Outcome(error=problem, changed=self._drop_unverified())
         return self.answer_parsed(value)
 
     def answer_parsed(self, value: Any) -> Outcome:
         """Keep what `parse` gave."""
         if isinstance(value, Invalid):
-            if value.reason == "uscc.check" and "value" in value.params:
-                # Some real pre-2016 codes fail the check character: let the person confirm it,
-                # and flag it for staff.
-                self.answers.setdefault("_unverified", {})[self.at] = value.params["value"]
+            # Whatever was offered for confirmation belonged to an earlier input: gone (and the
+            # draft saved without it, so no older value can be confirmed later).
+            offered = self._drop_unverified()
+            if value.reason in SOFT_REASONS and "value" in value.params and self.at != SUMMARY and not self._in_group():
+                # Some real pre-2016 codes fail the check character: let the person confirm this
+                # one, the latest typed, and flag it for staff.
+                self.answers[UNVERIFIED] = {self.at: value.params["value"]}
                 return Outcome(error=value)
-            return Outcome(error=value, changed=False)
+            return Outcome(error=value, changed=offered)
         return self.commit(value)
 
     def commit(self, value: Any) -> Outcome:
@@ -477,12 +545,15 @@ class FormSession:
         f = self.form.field(at)
         if f.kind == "group":
             return self._commit_subfield(f, value)
-        self.answers.get("_unverified", {}).pop(f.id, None)
+        self._keep(f, value)
+        self._go(self._after(f.id))
+        return Outcome()
+
+    def _keep(self, f: Field, value: Any) -> None:
+        """Store the answer to `f` (a new answer is no longer a confirmed-unverified one)."""
         self._set_flag(f"{f.id}_unverified", False)
         self.answers[f.id] = self.sealer.seal(value) if f.personal and value != "" else value
         self._prune_hidden()
-        self._go(self._after(f.id))
-        return Outcome()
 
     def _set_flag(self, flag: str, on: bool) -> None:
         flags: list[str] = self.answers.get(FLAGS, [])
@@ -492,11 +563,37 @@ class FormSession:
             self.answers[FLAGS] = [x for x in flags if x != flag]
 
     async def press(self, button_id: str) -> Outcome:
-        at = self.at
         if button_id == "save":
             return Outcome(leave="saved", changed=False)
         if button_id == "discard":
             return Outcome(leave="discarded", changed=False)
+        if button_id == "force":
+            return await self._force()
+        offered = self._drop_unverified()  # any other step makes the offer stale
+        outcome = await self._press(button_id)
+        if offered:
+            outcome.changed = True
+        return outcome
+
+    async def _force(self) -> Outcome:
+        """ "我已核对": keep the value last typed despite its failed check, flagged for staff. The
+        form's other checks (the unit not declared already, say) still apply to it."""
+        at = self.at
+        f = self.form.field(at) if at != SUMMARY else None
+        value = self.answers.get(UNVERIFIED, {}).get(at) if f is not None else None
+        if f is None or not value or self._in_group():
+            return Outcome(error=Invalid("form.use_buttons"), changed=self._drop_unverified())
+        checked = self._run_checks(f, value)
+        problem = checked if isinstance(checked, Invalid) else await self._run_async_checks(f, checked)
+        if problem is not None:
+            self._drop_unverified()
+            return Outcome(error=problem)
+        outcome = self.commit(checked)
+        self._set_flag(f"{f.id}_unverified", True)
+        return outcome
+
+    async def _press(self, button_id: str) -> Outcome:
+        at = self.at
         if button_id == "back":
             return self._back(at)
         if at == SUMMARY:
@@ -506,13 +603,6 @@ class FormSession:
             return self._press_group(f, button_id)
         if f.kind == "documents":
             return self._press_documents(button_id)
-        if button_id == "force" and (value := self.answers.get("_unverified", {}).get(f.id)):
-            problem = await self._run_async_checks(f, value)
-            if problem is not None:
-                return Outcome(error=problem, changed=False)
-            outcome = self.commit(value)
-            self._set_flag(f"{f.id}_unverified", True)
-            return outcome
         if button_id == "keep" and self.is_answered(f):
             self._go(self._after(f.id))
             return Outcome(changed=True)
@@ -531,6 +621,8 @@ class FormSession:
         return self._run_checks(f, value)
 
     def _back(self, at: str) -> Outcome:
+        if self.answers.pop(DELETING, None) is not None:
+            return Outcome()  # back from "delete item n?" is "keep it"
         if at != SUMMARY and self.form.field(at).kind == "group" and ITEM in self.answers:
             return self._group_back(self.form.field(at))
         target = self._before(at)
@@ -543,6 +635,14 @@ class FormSession:
 
     def upload(self, file: Upload) -> Outcome:
         """A document or photo sent by the person."""
+        offered = self._drop_unverified()
+        outcome = self._upload(file)
+        if offered:
+            outcome.changed = True
+        return outcome
+
+    def _upload(self, file: Upload) -> Outcome:
+        self.answers.pop(RECEIVED, None)
         problem = check_upload(file)
         if problem is not None:
             return Outcome(error=problem, changed=False)
@@ -550,48 +650,67 @@ class FormSession:
         if at == SUMMARY:
             return Outcome(error=Invalid("file.unexpected"), changed=False)
         f = self.form.field(at)
-        docs = self.answers.setdefault(DOCS, {})
         if f.answered_by == "file":
-            docs[f.id] = [file.as_dict()]
+            self.answers.setdefault(DOCS, {})[f.id] = [file.as_dict()]
             self._go(self._after(f.id))
             return Outcome()
         if f.kind == "documents":
-            slot_key = self.answers.get("_doc") or next(iter(self.missing_documents()), None)
-            if slot_key is None:
-                return Outcome(error=Invalid("file.nothing_missing"), changed=False)
-            slot = next((s for s in self.form.document_slots(self.answers) if s.key == slot_key), None)
-            if slot is None:
-                return Outcome(error=Invalid("file.unexpected"), changed=False)
-            if slot.multiple:
-                docs.setdefault(slot.key, []).append(file.as_dict())
-            else:
-                docs[slot.key] = [file.as_dict()]
-            self.answers.pop("_doc", None)
+            return self._upload_document(file)
+        if f.kind != "group" and (choice := self._file_choice(f)) is not None:
+            # A file sent where the question is "upload a file, or type it here?": the upload.
+            value, target = choice
+            chosen = self._chosen(f, f"c:{value}")
+            if isinstance(chosen, Invalid):
+                return Outcome(error=chosen, changed=False)
+            self._keep(f, chosen)
+            self.answers.setdefault(DOCS, {})[target.id] = [file.as_dict()]
+            self._go(self._after(target.id))
             return Outcome()
         return Outcome(error=Invalid("file.unexpected"), changed=False)
 
+    def _upload_document(self, file: Upload) -> Outcome:
+        """A file for the checklist: into the slot asked for (or the first missing one); then the
+        next missing one is asked for at once (more of the same, for a slot taking several)."""
+        slot_key = self.answers.get("_doc") or next(iter(self.missing_documents()), None)
+        if slot_key is None:
+            return Outcome(error=Invalid("file.nothing_missing"), changed=False)
+        slot = next((s for s in self.form.document_slots(self.answers) if s.key == slot_key), None)
+        if slot is None:
+            return Outcome(error=Invalid("file.unexpected"), changed=False)
+        docs = self.answers.setdefault(DOCS, {})
+        if slot.multiple:
+            docs.setdefault(slot.key, []).append(file.as_dict())
+        else:
+            docs[slot.key] = [file.as_dict()]
+        self.answers[RECEIVED] = slot.key
+        following = slot.key if slot.multiple else next(iter(self.missing_documents()), None)
+        if following is None:
+            self.answers.pop("_doc", None)  # nothing missing: the checklist, to finish
+        else:
+            self.answers["_doc"] = following
+        return Outcome()
+
     # -- the summary -----------------------------------------------------------------------------
 
-    def summary_items(self) -> list[tuple[Field, str]]:
+    def summary_items(self, limit: int | None = None) -> list[tuple[Field, str]]:
+        """Each visible question with its answer as shown (cut to `limit` characters, but never
+        the mark of an answer that staff must check)."""
         items = []
         for f in self.visible_fields():
             if f.kind == "group":
-                shown = self._group_summary(f)
+                shown = _cut(self._group_summary(f), limit)
             elif f.kind == "documents":
                 slots = self.form.document_slots(self.answers)
                 have = sum(1 for s in slots if self.answers.get(DOCS, {}).get(s.key))
                 shown = self.tr("form.documents_count", have=have, missing=len(self.missing_documents()))
-            elif f.answered_by == "file":
-                shown = self.display(f, True)
             else:
-                shown = self.display(f, self.answers.get(f.id)) if f.id in self.answers else ""
+                shown = self._shown(f, limit)
             items.append((f, shown))
         return items
 
     def _summary_screen(self, head: list[str]) -> Screen:
         lines = [*head, self.tr(f"form.{self.form.id}.summary_title"), ""]
-        for n, (f, shown) in enumerate(self.summary_items(), start=1):
-            shown = shown if len(shown) <= 60 else shown[:59] + "…"
+        for n, (f, shown) in enumerate(self.summary_items(limit=60), start=1):
             lines.append(f"{n}. {self._ftext(f, 'label')}：{shown or self.tr('form.unanswered')}")
         lines += ["", self.tr("form.summary_hint")]
         buttons = [
@@ -640,14 +759,7 @@ class FormSession:
         if draft is not None:
             sub = self._current_subfield(f)
             subs = self._visible_subfields(f)
-            lines = [
-                *head,
-                self.progress(f),
-                self.tr(f"form.{self.form.id}.{f.id}.item_progress", n=draft["index"] + 1,
-                        question_no=subs.index(sub) + 1, questions=len(subs)),
-                "",
-                self.tr(f"form.{self.form.id}.{f.id}.{sub.id}.q"),
-            ]
+            lines = [*head, self.progress(f), "", self.tr(f"form.{self.form.id}.{f.id}.{sub.id}.q")]
             stored = draft["values"].get(sub.id)
             buttons: list[list[Button]] = []
             if sub.id in draft["values"]:
@@ -657,6 +769,9 @@ class FormSession:
                 buttons.append([Button("keep", self.tr("form.button.keep"))])
             buttons.append([Button("back", self.tr("form.button.back")), Button("save", self.tr("form.button.save"))])
             return Screen("\n".join(lines), buttons)
+        deleting = self.answers.get(DELETING)
+        if isinstance(deleting, int) and 1 <= deleting <= len(items):
+            return self._delete_screen(f, deleting, head)
         lines = [*head, self.progress(f), "", self._ftext(f)]
         if items:
             lines.append("")
@@ -673,6 +788,25 @@ class FormSession:
         buttons.append(self._nav_row(f.id))
         return Screen("\n".join(lines), buttons)
 
+    def _delete_screen(self, f: Field, n: int, head: list[str]) -> Screen:
+        """ "Delete item n?" with the item named, and what goes with it."""
+        item = (self.answers.get(f.id) or [])[n - 1]
+        lines = [*head, self.progress(f), "",
+                 self.tr("form.delete_confirm", n=n, item=self._item_name(f, item) or self._item_line(f, item))]
+        files = sum(len(v) for k, v in self.answers.get(DOCS, {}).items() if k.partition(":")[2] == str(n))
+        if files:
+            lines.append(self.tr("form.delete_files", files=files))
+        buttons = [
+            [Button(f"g:del_yes:{n}", self.tr("form.button.delete_yes", n=n))],
+            [Button("g:del_no", self.tr("form.button.delete_no"))],
+        ]
+        return Screen("\n".join(lines), buttons)
+
+    def _item_name(self, f: Field, item: dict[str, Any]) -> str:
+        """What names an item: its first answer (e.g. the mentor's name)."""
+        first = f.subfields[0]
+        return self.display(first, item[first.id]) if first.id in item else ""
+
     def _item_line(self, f: Field, item: dict[str, Any]) -> str:
         parts = []
         for sub in f.subfields:
@@ -686,6 +820,13 @@ class FormSession:
         return self.tr("form.group_count", n=len(items), names=self.tr("form.list_separator").join(names))
 
     def _press_group(self, f: Field, button_id: str) -> Outcome:
+        asked = DELETING in self.answers
+        outcome = self._press_group_button(f, button_id)
+        if asked:
+            outcome.changed = True  # the question "delete item n?" is answered, whatever was pressed
+        return outcome
+
+    def _press_group_button(self, f: Field, button_id: str) -> Outcome:
         items: list[dict[str, Any]] = self.answers.setdefault(f.id, [])
         draft = self.answers.get(ITEM)
         if draft is not None:
@@ -701,15 +842,22 @@ class FormSession:
         if button_id == "g:add":
             self.answers[ITEM] = {"index": len(items), "at": f.subfields[0].id, "values": {}}
             return Outcome()
-        if button_id.startswith(("g:edit:", "g:del:")):
+        deleting = self.answers.pop(DELETING, None)  # any other button keeps the item
+        if button_id == "g:del_no":
+            return Outcome()
+        if button_id.startswith(("g:edit:", "g:del:", "g:del_yes:")):
             n = int(button_id.rsplit(":", 1)[1]) if button_id.rsplit(":", 1)[1].isdigit() else 0
             if not 1 <= n <= len(items):
                 return Outcome(error=Invalid("form.use_buttons"), changed=False)
             if button_id.startswith("g:edit:"):
                 self.answers[ITEM] = {"index": n - 1, "at": f.subfields[0].id, "values": dict(items[n - 1])}
-            else:
+            elif button_id.startswith("g:del:"):
+                self.answers[DELETING] = n  # asked first: "delete item n?"
+            elif deleting == n:
                 del items[n - 1]
                 self._renumber_documents(removed=n)
+            else:  # a "yes" left on an older screen: nothing was asked about item n just now
+                return Outcome(error=Invalid("form.use_buttons"), changed=False)
             return Outcome()
         if button_id == "g:done":
             if len(items) < f.min_items:
@@ -790,11 +938,25 @@ class FormSession:
     def _documents_screen(self, f: Field, head: list[str]) -> Screen:
         docs = self.answers.get(DOCS, {})
         slots = self.form.document_slots(self.answers)
-        waiting = self.answers.get("_doc")
-        if waiting:
-            slot = next(s for s in slots if s.key == waiting)
-            lines = [*head, self.progress(f), "", self.tr("document.send", label=self.slot_label(slot))]
-            return Screen("\n".join(lines), [[Button("d:list", self.tr("form.button.back"))]], accepts_file=True)
+        by_key = {s.key: s for s in slots}
+        received = by_key.get(self.answers.get(RECEIVED, ""))
+        if received is not None and docs.get(received.key):
+            head = [*head, self.tr("document.received", label=self.slot_label(received),
+                                   names=docs[received.key][-1]["file_name"])]
+        waiting = by_key.get(self.answers.get("_doc", ""))
+        if waiting is not None:
+            lines = [*head, self.progress(f), "", self.tr("document.send", label=self.slot_label(waiting))]
+            missing = self.missing_documents()
+            if waiting.multiple and received is waiting:
+                lines.append(self.tr("document.more"))
+            if missing:
+                lines.append(self.tr("document.remaining", n=len(missing)))
+            have = sum(1 for s in slots if docs.get(s.key))
+            buttons = [
+                [Button("d:list", self.tr("document.checklist", have=have, slots=len(slots)))],
+                [Button("save", self.tr("form.button.save")), Button("discard", self.tr("form.button.discard"))],
+            ]
+            return Screen("\n".join(lines), buttons, accepts_file=True)
         lines = [*head, self.progress(f), "", self._ftext(f), ""]
         buttons: list[list[Button]] = []
         for slot in slots:
@@ -809,6 +971,7 @@ class FormSession:
         return Screen("\n".join(lines), buttons, accepts_file=True)
 
     def _press_documents(self, button_id: str) -> Outcome:
+        self.answers.pop(RECEIVED, None)
         if button_id == "d:list":
             self.answers.pop("_doc", None)
             return Outcome()
@@ -874,7 +1037,8 @@ class FormSession:
         return out
 
     def plain_answers(self) -> Answers:
-        """The final answers with personal data unsealed: for the printed form only, never stored."""
+        """The final answers with personal data unsealed, and their flags: for the printed form, the
+        receipt and the staff notice; never stored."""
         final = self.final_answers()
         out: Answers = {}
         for f in self.visible_fields():
@@ -888,6 +1052,8 @@ class FormSession:
                 ]
             else:
                 out[f.id] = self.sealer.unseal(value) if f.personal and value != "" else value
+        if FLAGS in final:
+            out[FLAGS] = list(final[FLAGS])  # what a receipt or notice marks (see unverified_mark_key)
         return out
 
 
@@ -901,6 +1067,16 @@ def error_text(lang: str, error: Invalid) -> str:
         else:
             params[name] = value
     return "⚠️ " + t(lang, f"invalid.{error.reason}", **params)
+
+
+def _cut(text: str, limit: int | None) -> str:
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unverified_mark_key(answers: Mapping[str, Any], field_id: str) -> str:
+    """The text key of the mark an answer carries in receipts and notices: "confirmed by the
+    person, awaiting a staff check" when so flagged, else nothing."""
+    return "form.unverified_mark" if f"{field_id}_unverified" in answers.get(FLAGS, ()) else "form.no_mark"
 
 
 def check_upload(file: Upload) -> Invalid | None:

@@ -309,6 +309,8 @@ async def test_mentor_rules(chat: Chat) -> None:
     assert "1. 导师1" in texts[-1] and "2. 外聘甲" in texts[-1]
     await add_mentor(chat, 3)
     texts = await answer(chat, "@删除第1位")
+    assert "确定删除第1位：导师1？" in texts[-1]  # asked first
+    texts = await answer(chat, "@确认删除第1位")
     assert "导师1" not in texts[-1]
     texts = await answer(chat, "@名单完成")
     assert "至少3名" in texts[-1] and "目前只有2名" in texts[-1]
@@ -399,7 +401,9 @@ async def test_documents_checklist_and_file_rules(chat: Chat) -> None:
     await chat.send_document(b"%PDF", "cert2.pdf")
     text = chat.api.last_message_with_buttons(chat.user.id).text
     assert "✅ 第2位导师职业资格证书（cert2.pdf）" in text
-    assert "❌ 营业执照" in text
+    assert "请发送：营业执照" in text  # the next missing one, at once
+    texts = await answer(chat, "@查看材料清单（已上传1/12项）")
+    assert "✅ 第2位导师职业资格证书（cert2.pdf）" in texts[-1] and "❌ 营业执照" in texts[-1]
 
 
 async def test_the_menu_button_starts_the_declaration(chat: Chat) -> None:
