@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 
-import docx
 import pytest
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
@@ -147,24 +145,6 @@ async def test_happy_path_from_declare_to_receipt(chat: Chat) -> None:
     # /status shows it
     status = chat.texts(await chat.send("/status"))[0]
     assert f"设立申报 SZJS-{year}-0001：已提交" in status and "申报中" in status
-
-
-async def test_the_generated_form_carries_the_answers(chat: Chat) -> None:
-    await reach_summary(chat)
-    calls = await chat.press("提交")
-    uploaded = chat.documents(calls)[0]
-    stored = next(f for f in chat.api.files.values() if f.file_name == uploaded.document.filename)
-    document = docx.Document(io.BytesIO(stored.content))
-    text = "\n".join(p.text for p in document.paragraphs) + "\n".join(
-        c.text for t in document.tables for row in t.rows for c in row.cells
-    )
-    assert "深圳市技师工作站设立申报表" in text
-    assert "深圳精密制造有限公司" in text and USCC in text and "合作共建" in text
-    assert "导师3" in text and "高级技师" in text
-    assert HEAD_ID not in text and HEAD_MOBILE not in text
-    # and on request
-    calls = await chat.send("/form")
-    assert len(chat.documents(calls)) == 1
 
 
 async def test_double_submit_submits_once(chat: Chat) -> None:
