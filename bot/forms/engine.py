@@ -506,6 +506,32 @@ class FormSession:
                 return n
         return None
 
+    def _stale_answer(self) -> tuple[str, Invalid] | None:
+        """The first kept answer that its checks refuse now, with the reason. A draft may wait for
+        weeks: a contract that was running when typed may have ended by the time it is submitted."""
+        for f in self.visible_fields():
+            if f.kind == "group":
+                for item in self.answers.get(f.id) or []:
+                    for sub in f.subfields:
+                        problem = self._recheck(sub, item.get(sub.id), item) if sub.is_visible(item) else None
+                        if problem is not None:
+                            return f.id, problem
+            elif f.id in self.answers:
+                problem = self._recheck(f, self.answers[f.id], self.answers)
+                if problem is not None:
+                    return f.id, problem
+        return None
+
+    def _recheck(self, f: Field, stored: Any, scope: Mapping[str, Any]) -> Invalid | None:
+        if not f.checks or stored in (None, ""):
+            return None
+        value = self._plain(f, stored) if f.personal else stored
+        for check in f.checks:
+            problem = check(value, scope, self.context)
+            if problem is not None:
+                return problem
+        return None
+
     async def _run_async_checks(self, f: Field | None, value: Any) -> Invalid | None:
         if f is None or isinstance(value, Invalid) or value == "":
             return None
@@ -740,6 +766,12 @@ class FormSession:
                 self.answers["_mode"] = "edit"
                 self._go(missing)
                 return Outcome(error=Invalid("form.incomplete"))
+            stale = self._stale_answer()
+            if stale is not None:
+                field_id, problem = stale
+                self.answers["_mode"] = "edit"
+                self._go(field_id)
+                return Outcome(error=problem)
             return Outcome(submit=True, changed=False)
         return Outcome(error=Invalid("form.use_buttons"), changed=False)
 

@@ -333,3 +333,20 @@ async def test_deleting_an_item_asks_first_and_names_it() -> None:
     await s.press("g:del_yes:1")
     assert [m["name"] for m in s.answers["mentors"]] == ["乙"]
     assert "_deleting" not in s.answers and "确定删除" not in s.screen().text
+
+
+async def test_a_kept_answer_that_has_since_gone_stale_is_asked_again_at_submit() -> None:
+    from dataclasses import replace
+
+    from bot.forms.checks import not_in_past
+    from bot.forms.engine import Field, Form, Section
+
+    form = Form(id="toy", sections=(Section("one", (Field("when", "date", checks=(not_in_past(),)),)),))
+    s = FormSession(form, {}, PlainSealer(), CONTEXT)
+    assert (await s.answer_text("2026-12-01")).error is None and s.at == SUMMARY
+    # the draft waits; on 2 December the date is in the past and the summary cannot submit it
+    s.context = replace(CONTEXT, today=date(2026, 12, 2))
+    outcome = await s.press("submit")
+    assert not outcome.submit and outcome.error.reason == "date.too_early"
+    assert s.at == "when" and s.answers["when"] == "2026-12-01"  # asked again, the old answer shown
+    assert (await s.answer_text("2026-12-03")).error is None and (await s.press("submit")).submit
