@@ -7,16 +7,38 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from storage import step
 
 from bot.settings import Settings
 
 LOCAL_TOKEN = "1000000001:local-terminal-chat"
 
 
+class CommitBeforeReplying(BaseRequestMiddleware):
+    """What the current update has written so far (`storage.step`) is committed before the bot
+    says anything to anyone. A reply must never announce a step that a crash could still lose:
+    the person would answer the next question while the draft still waits at the previous one,
+    and a text answer would be kept under the wrong question. Outside an update (the scheduler)
+    there is nothing pending and this costs nothing."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        pending = step.current()
+        if pending is not None and not pending.empty():
+            await step.flush(pending)
+        return await make_request(bot, method)
+
+
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     token = settings.bot_token.get_secret_value() if settings.bot_token else LOCAL_TOKEN
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(CommitBeforeReplying())
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

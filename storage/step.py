@@ -17,7 +17,10 @@ Outside a step (the scheduler, an import, a test calling storage directly) every
 the database at once, as before.
 
 The bot opens a step around each update (`bot.wiring.StepMiddleware`), inside aiogram's per-user
-lock, so two updates of one person never flush out of order.
+lock, so two updates of one person never flush out of order. Before any request to the Bot API the
+pending writes are flushed (`bot.client.CommitBeforeReplying`): a reply never runs ahead of the
+draft it shows. aiogram-dialog writes its rows after replying, so a step that replies is usually
+two transactions: the draft, then the dialog's bookkeeping.
 """
 
 from __future__ import annotations

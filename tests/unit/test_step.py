@@ -7,10 +7,18 @@ none of them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from typing import Any
+
 import pytest
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from aiogram.methods import SendChatAction, TelegramMethod
 from tortoise import Tortoise
 
+from bot.client import build_bot
+from bot.settings import Settings
 from conftest import both_databases
 from storage import step, submissions
 from storage.db import tortoise_config
@@ -149,3 +157,36 @@ async def test_postgres_step_turns_synchronous_commit_off_for_its_own_transactio
     for _ in range(5):  # whichever pooled connection answers
         rows = await client.execute_query_dict("SHOW synchronous_commit")
         assert rows[0]["synchronous_commit"] == "on"
+
+
+class _ReadingSession(BaseSession):
+    """The Bot API boundary: at each request, what the database holds of the draft."""
+
+    def __init__(self, draft_id: int) -> None:
+        super().__init__()
+        self.draft_id = draft_id
+        self.seen: list[dict] = []
+
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
+        self.seen.append((await Submission.get(id=self.draft_id)).answers)
+        return True
+
+    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:  # pragma: no cover
+        yield b""
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_what_a_step_wrote_is_committed_before_the_bot_says_anything(db: str) -> None:
+    # A reply that runs ahead of its step's commit would show the next question while a crash
+    # could still leave the draft at the previous one.
+    draft = await submissions.start_draft(USER, SubmissionKind.ESTABLISHMENT)
+    session = _ReadingSession(draft.id)
+    bot = build_bot(Settings(_env_file=None), session=session)
+    async with step.open_step():
+        await submissions.save_answers(draft.id, USER, {"unit_name": "深圳精密制造有限公司"})
+        await bot(SendChatAction(chat_id=USER, action="typing"))
+        await submissions.save_answers(draft.id, USER, {"unit_name": "深圳精密制造有限公司", "uscc": "x"})
+    await bot(SendChatAction(chat_id=USER, action="typing"))  # outside a step: nothing pending
+    assert session.seen == [{"unit_name": "深圳精密制造有限公司"}, {"unit_name": "深圳精密制造有限公司", "uscc": "x"}]
