@@ -1,15 +1,36 @@
-"""The command menu each role sees, registered with setMyCommands at start (SPEC §7)."""
+"""The commands each role has, in the order /help and the command menu show them, registered with
+setMyCommands at start (SPEC §7).
+
+The forms' commands come from their specs (bot/forms/registry.py): a form that ships brings its
+command with it. A command of its own handler (/stamped) is added here when it ships; a test
+sends every one of them through the real Dispatcher and fails if one has no handler.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
+from bot.forms.registry import FORM_SPECS
+from bot.forms.spec import FormSpec
 from bot.i18n import LANGUAGES, t
 
-# A conversation adds its command here when it ships.
-CONTACT_COMMANDS: list[str] = ["start", "menu", "declare", "status", "form", "help", "lang", "cancel"]
-STAFF_COMMANDS: list[str] = [*CONTACT_COMMANDS]
+STAMPED_COMMAND = "stamped"  # upload the signed and stamped 申报表 (handlers/stamped_form.py)
+
+
+def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
+    forms = [name for spec in specs for name in (spec.command, spec.reprint_command) if name]
+    return ["start", "menu", *forms, STAMPED_COMMAND, "status", "help", "lang", "cancel"]
+
+
+def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
+    return contact_commands(specs)
+
+
+CONTACT_COMMANDS: list[str] = contact_commands()
+STAFF_COMMANDS: list[str] = staff_commands()
 
 
 def commands_for(lang: str, names: list[str]) -> list[BotCommand]:

@@ -1,121 +1,254 @@
-"""/start, /help, /menu, /lang, /cancel, /status and the main-menu buttons."""
+"""/start, /help, /menu, /lang, /cancel, /status and the main-menu buttons.
+
+What /start, /help and the menu offer is derived from what is registered: the forms' specs (their
+commands, menu buttons and titles) and the command list of bot/commands.py, so neither can offer
+an act that has no handler (tests/flow/test_common.py presses and sends every one of them).
+"""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram_dialog import DialogManager, ShowMode
 
-from bot.i18n import t
-from handlers.menu import MenuAction, main_menu, role_of
-from storage import queries
-from storage.models import StationState
+from bot.commands import contact_commands, staff_commands
+from bot.forms.registry import FORM_SPECS
+from bot.forms.spec import FormSpec
+from bot.i18n import LANGUAGES, has_text, t
+from bot.services import stamped_form
+from bot.settings import Settings
+from handlers import stamped_form as stamped_form_handlers
+from handlers.menu import MenuAction, MenuEntry, main_menu, menu_entries, role_of
+from storage import queries, stamped_forms, submissions
+from storage.models import StationState, Submission, SubmissionKind
 
-# The menu buttons answered here; conversations answer their own ("declare", ...).
-COMMON_ACTIONS = ("status", "lang", "help")
+# What `/lang <argument>` understands besides the codes themselves.
+LANGUAGE_ALIASES = {
+    "zh": "zh", "cn": "zh", "zh-cn": "zh", "zh-hans": "zh", "chinese": "zh", "中文": "zh", "简体中文": "zh",
+    "汉语": "zh", "en": "en", "english": "en", "英文": "en", "英语": "en",
+}
 
 
-async def _role(user_id: int, is_staff: bool) -> str:
-    has_station = False if is_staff else await queries.station_of_user(user_id) is not None
-    return role_of(is_staff=is_staff, has_station=has_station)
+class LanguageChoice(CallbackData, prefix="lang"):
+    code: str
 
 
-async def _send_menu(message: Message, user_id: int, lang: str, is_staff: bool) -> None:
-    role = await _role(user_id, is_staff)
-    await message.answer(
-        t(lang, "menu.title", role=t(lang, f"role.{role}")) + "\n" + t(lang, "start.menu_hint"),
-        reply_markup=main_menu(lang, role),
+def language_of(argument: str) -> str | None:
+    """The language `/lang <argument>` names, or None."""
+    return LANGUAGE_ALIASES.get(argument.strip().lower().replace("_", "-"))
+
+
+def language_buttons(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=t(lang, f"lang.name_{code}"), callback_data=LanguageChoice(code=code).pack())
+                for code in LANGUAGES
+            ]
+        ]
     )
 
 
-async def start(message: Message, lang: str, is_staff: bool) -> None:
-    user = message.from_user
-    name = user.full_name if user else ""
-    await message.answer(t(lang, "start.greeting", name=name) + "\n" + t(lang, "start.about"))
-    await _send_menu(message, message.chat.id if user is None else user.id, lang, is_staff)
+class Common:
+    """The common handlers of one dispatcher, knowing the forms it offers."""
 
+    def __init__(self, specs: Sequence[FormSpec]) -> None:
+        self.specs = tuple(specs)
+        self.menu_entries: tuple[MenuEntry, ...] = menu_entries(self.specs)
 
-async def menu(message: Message, lang: str, is_staff: bool) -> None:
-    await _send_menu(message, message.from_user.id, lang, is_staff)
+    # -- /start, /menu, /help ----------------------------------------------------------------------
 
+    async def _role(self, user_id: int, is_staff: bool) -> str:
+        has_station = False if is_staff else await queries.station_of_user(user_id) is not None
+        return role_of(is_staff=is_staff, has_station=has_station)
 
-async def help_(message: Message, lang: str, is_staff: bool) -> None:
-    await message.answer(_help_text(lang, is_staff))
+    async def _send_menu(self, message: Message, user_id: int, lang: str, is_staff: bool) -> None:
+        role = await self._role(user_id, is_staff)
+        await message.answer(
+            t(lang, "menu.title", role=t(lang, f"role.{role}")) + "\n" + t(lang, "start.menu_hint"),
+            reply_markup=main_menu(lang, role, self.menu_entries),
+        )
 
+    def about_text(self, lang: str) -> str:
+        acts = t(lang, "form.list_separator").join(t(lang, spec.text("title")) for spec in self.specs)
+        return t(lang, "start.about", acts=acts)
 
-def _help_text(lang: str, is_staff: bool) -> str:
-    text = t(lang, "help.text")
-    return text + "\n\n" + t(lang, "help.staff") if is_staff else text
+    async def start(self, message: Message, lang: str, is_staff: bool) -> None:
+        user = message.from_user
+        name = html.escape(user.full_name) if user else ""
+        await message.answer(t(lang, "start.greeting", name=name) + "\n" + self.about_text(lang))
+        await self._send_menu(message, message.chat.id if user is None else user.id, lang, is_staff)
 
+    async def menu(self, message: Message, lang: str, is_staff: bool) -> None:
+        await self._send_menu(message, message.from_user.id, lang, is_staff)
 
-async def switch_language(message: Message, lang: str, dialog_manager: DialogManager) -> None:
-    new_lang = await _toggle_language(message.from_user.id, lang)
-    await message.answer(t(new_lang, "lang.changed"))
-    if dialog_manager.has_context():
-        # In the middle of a form: draw the current question again in the new language.
-        dialog_manager.middleware_data["lang"] = new_lang
-        dialog_manager.dialog_data.pop("screen", None)
-        await dialog_manager.show(ShowMode.SEND)
+    def help_commands(self, is_staff: bool) -> list[str]:
+        """The commands /help lists: the role's command list, without /start (it is how one arrives)."""
+        names = staff_commands(self.specs) if is_staff else contact_commands(self.specs)
+        return [name for name in names if name != "start"]
 
+    def _describe(self, lang: str, name: str) -> str:
+        for key in (f"help.command.{name}", f"command.{name}"):
+            if has_text(key):
+                return t(lang, key)
+        spec = next(s for s in self.specs if name in (s.command, s.reprint_command))
+        return t(lang, spec.text("title"))
 
-async def _toggle_language(user_id: int, lang: str) -> str:
-    """Switch zh <-> en for this user; returns the new language."""
-    new = "en" if lang == "zh" else "zh"
-    await queries.set_language(user_id, new)
-    return new
+    def help_text(self, lang: str, is_staff: bool) -> str:
+        lines = [t(lang, "help.title")]
+        lines += [f"/{name} — {self._describe(lang, name)}" for name in self.help_commands(is_staff)]
+        buttons = {name: t(lang, f"form.button.{name}") for name in ("back", "save", "discard")}
+        text = "\n".join(lines) + "\n\n" + t(lang, "help.footer", **buttons)
+        return text + "\n\n" + t(lang, "help.staff") if is_staff else text
 
+    async def help_(self, message: Message, lang: str, is_staff: bool) -> None:
+        await message.answer(self.help_text(lang, is_staff))
 
-async def cancel(message: Message, lang: str, dialog_manager: DialogManager) -> None:
-    if dialog_manager.has_context():
-        # Leaving a form only closes the windows: its draft is stored apart and stays.
-        await dialog_manager.reset_stack()
-        await message.answer(t(lang, "cancel.done"))
-    else:
-        await message.answer(t(lang, "cancel.nothing"))
+    # -- /lang ---------------------------------------------------------------------------------------
 
+    async def switch_language(self, message: Message, command: CommandObject, lang: str,
+                              dialog_manager: DialogManager) -> None:
+        """`/lang zh`, `/lang en` set the language; `/lang` alone switches to the other one."""
+        argument = (command.args or "").strip()
+        if not argument:
+            new_lang = "en" if lang == "zh" else "zh"
+        else:
+            chosen = language_of(argument)
+            if chosen is None:
+                await message.answer(t(lang, "lang.unknown", arg=html.escape(argument[:32])),
+                                     reply_markup=language_buttons(lang))
+                return
+            new_lang = chosen
+        await self._set_language(message.from_user.id, lang, new_lang, dialog_manager, message.answer)
 
-async def status(message: Message, lang: str, is_staff: bool) -> None:
-    await message.answer(await status_text(message.from_user.id, lang, is_staff))
+    async def on_language_choice(self, query: CallbackQuery, callback_data: LanguageChoice, lang: str,
+                                 dialog_manager: DialogManager) -> None:
+        await query.answer()
+        if callback_data.code not in LANGUAGES or query.message is None:
+            return
+        await self._set_language(query.from_user.id, lang, callback_data.code, dialog_manager, query.message.answer)
 
+    @staticmethod
+    async def _set_language(user_id: int, lang: str, new_lang: str, dialog_manager: DialogManager, answer) -> None:
+        if new_lang == lang:
+            await answer(t(lang, "lang.current"))
+            return
+        await queries.set_language(user_id, new_lang)
+        await answer(t(new_lang, "lang.changed"))
+        if dialog_manager.has_context():
+            # In the middle of a form: draw the current question again in the new language.
+            dialog_manager.middleware_data["lang"] = new_lang
+            dialog_manager.dialog_data.pop("screen", None)
+            await dialog_manager.show(ShowMode.SEND)
 
-async def status_text(user_id: int, lang: str, is_staff: bool) -> str:
-    if is_staff:
-        o = await queries.overview()
-        return "\n".join(
-            [
-                t(lang, "status.staff_title"),
+    # -- /cancel -------------------------------------------------------------------------------------
+
+    async def cancel(self, message: Message, lang: str, state: FSMContext, dialog_manager: DialogManager) -> None:
+        if await stamped_form_handlers.cancel_upload(state):
+            await message.answer(t(lang, "stamped_form.cancelled"))
+        elif dialog_manager.has_context():
+            # Leaving a form only closes the windows: its draft is stored apart and stays.
+            await dialog_manager.reset_stack()
+            await message.answer(t(lang, "cancel.done"))
+        else:
+            await message.answer(t(lang, "cancel.nothing"))
+
+    # -- /status -------------------------------------------------------------------------------------
+
+    async def status(self, message: Message, lang: str, is_staff: bool, settings: Settings) -> None:
+        await message.answer(await self.status_text(message.from_user.id, lang, is_staff, settings))
+
+    async def status_text(self, user_id: int, lang: str, is_staff: bool, settings: Settings) -> str:
+        if is_staff:
+            return await _staff_overview(lang)
+        station = await queries.station_of_user(user_id)
+        if station is None:
+            lines = [t(lang, "status.no_station")]
+            items = await queries.submissions_of_user(user_id)
+        else:
+            lines = [
                 t(
                     lang,
-                    "status.staff_stations",
-                    active=o.stations[StationState.ACTIVE],
-                    applying=o.stations[StationState.APPLYING],
-                    overdue=o.stations[StationState.OVERDUE],
-                    candidates=o.stations[StationState.REVOCATION_CANDIDATE],
-                ),
-                t(lang, "status.staff_pending", pending=o.pending),
+                    "status.station",
+                    station=html.escape(station.name),
+                    unit=html.escape(station.unit.name),
+                    state=t(lang, f"station_state.{station.state.value}"),
+                )
             ]
-        )
-    station = await queries.station_of_user(user_id)
-    if station is None:
-        lines = [t(lang, "status.no_station")]
-        submissions = await queries.submissions_of_user(user_id)
-    else:
-        lines = [
+            if station.recognised_on:
+                lines.append(t(lang, "status.recognised_on", date=station.recognised_on.isoformat()))
+            items = await queries.submissions_of_station(station.id)
+        if items:
+            lines.append(t(lang, "status.submissions_title"))
+            lines += await _submission_lines(items, lang, settings)
+        elif station is not None:
+            lines.append(t(lang, "status.no_submissions"))
+        lines += await self._draft_lines(user_id, lang, settings)
+        return "\n".join(lines)
+
+    async def _draft_lines(self, user_id: int, lang: str, settings: Settings) -> list[str]:
+        """A draft in progress of each form, and the command that resumes it."""
+        lines = []
+        for spec in self.specs:
+            draft = await submissions.draft_of(user_id, SubmissionKind(spec.kind))
+            if draft is not None:
+                saved = draft.updated_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+                lines.append(t(lang, "status.draft", title=t(lang, spec.text("title")), saved=saved,
+                               command=spec.command))
+        return lines
+
+    # -- the menu buttons ----------------------------------------------------------------------------
+
+    async def on_menu(self, query: CallbackQuery, callback_data: MenuAction, lang: str, is_staff: bool,
+                      settings: Settings, dialog_manager: DialogManager) -> None:
+        await query.answer()
+        if query.message is None:
+            return
+        user_id = query.from_user.id
+        if callback_data.action == "status":
+            await query.message.answer(await self.status_text(user_id, lang, is_staff, settings))
+        elif callback_data.action == "lang":
+            await self._set_language(user_id, lang, "en" if lang == "zh" else "zh", dialog_manager,
+                                     query.message.answer)
+        elif callback_data.action == "help":
+            await query.message.answer(self.help_text(lang, is_staff))
+
+
+# The menu buttons answered here (Common.on_menu); the forms answer their own.
+MENU_ACTIONS = ("status", "lang", "help")
+
+
+async def _staff_overview(lang: str) -> str:
+    o = await queries.overview()
+    return "\n".join(
+        [
+            t(lang, "status.staff_title"),
             t(
                 lang,
-                "status.station",
-                station=station.name,
-                unit=station.unit.name,
-                state=t(lang, f"station_state.{station.state.value}"),
-            )
+                "status.staff_stations",
+                active=o.stations[StationState.ACTIVE],
+                applying=o.stations[StationState.APPLYING],
+                overdue=o.stations[StationState.OVERDUE],
+                candidates=o.stations[StationState.REVOCATION_CANDIDATE],
+            ),
+            t(lang, "status.staff_pending", pending=o.pending),
         ]
-        if station.recognised_on:
-            lines.append(t(lang, "status.recognised_on", date=station.recognised_on.isoformat()))
-        submissions = await queries.submissions_of_station(station.id)
-    if submissions:
-        lines.append(t(lang, "status.submissions_title"))
-        lines += [
+    )
+
+
+async def _submission_lines(items: list[Submission], lang: str, settings: Settings) -> list[str]:
+    """One line per submission; a declaration says whether its stamped 申报表 is in or awaited."""
+    declarations = [s.id for s in items if s.kind == SubmissionKind.ESTABLISHMENT]
+    stamped = await stamped_forms.stamped_forms(declarations)
+    lines = []
+    for s in items:
+        lines.append(
             t(
                 lang,
                 "status.submission_line",
@@ -123,24 +256,16 @@ async def status_text(user_id: int, lang: str, is_staff: bool) -> str:
                 reference=s.reference or "",
                 status=t(lang, f"submission_status.{s.status.value}"),
             )
-            for s in submissions
-        ]
-    elif station is not None:
-        lines.append(t(lang, "status.no_submissions"))
-    return "\n".join(lines)
-
-
-async def on_menu(query: CallbackQuery, callback_data: MenuAction, lang: str, is_staff: bool) -> None:
-    user_id = query.from_user.id
-    if callback_data.action == "status":
-        text = await status_text(user_id, lang, is_staff)
-    elif callback_data.action == "lang":
-        text = t(await _toggle_language(user_id, lang), "lang.changed")
-    else:
-        text = _help_text(lang, is_staff)
-    await query.answer()
-    if query.message is not None:
-        await query.message.answer(text)
+        )
+        if s.kind != SubmissionKind.ESTABLISHMENT:
+            continue
+        held = stamped.get(s.id)
+        if held is not None:
+            date = held.latest_at.astimezone(settings.tz).date().isoformat()
+            lines.append(t(lang, "status.stamped_in", version=held.versions, date=date))
+        elif s.status.value in stamped_form.AWAITED_IN:
+            lines.append(t(lang, "status.stamped_awaited"))
+    return lines
 
 
 async def fallback(message: Message, lang: str) -> None:
@@ -148,16 +273,18 @@ async def fallback(message: Message, lang: str) -> None:
     await message.answer(t(lang, "error.unknown_input"))
 
 
-def build_router() -> Router:
+def build_router(specs: Sequence[FormSpec] = FORM_SPECS) -> Router:
     """A new router each time: a router can belong to one Dispatcher only (tests build many)."""
+    common = Common(specs)
     router = Router(name="common")
-    router.message.register(start, CommandStart())
-    router.message.register(menu, Command("menu"))
-    router.message.register(help_, Command("help"))
-    router.message.register(switch_language, Command("lang"))
-    router.message.register(cancel, Command("cancel"))
-    router.message.register(status, Command("status"))
-    router.callback_query.register(on_menu, MenuAction.filter(F.action.in_(COMMON_ACTIONS)))
+    router.message.register(common.start, CommandStart())
+    router.message.register(common.menu, Command("menu"))
+    router.message.register(common.help_, Command("help"))
+    router.message.register(common.switch_language, Command("lang"))
+    router.message.register(common.cancel, Command("cancel"))
+    router.message.register(common.status, Command("status"))
+    router.callback_query.register(common.on_menu, MenuAction.filter(F.action.in_(MENU_ACTIONS)))
+    router.callback_query.register(common.on_language_choice, LanguageChoice.filter())
     return router
 
 

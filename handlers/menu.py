@@ -1,16 +1,21 @@
-"""The main menu as data: each entry names its text, callback and who sees it.
+"""The main menu as data: each entry names its action, text and who sees it.
 
-A feature adds its entry here when it ships; the menu never offers what does not exist.
+The forms' buttons come from their specs (`FormSpec.menu_action`, text "menu.<action>" or the
+form's title); the others are answered in handlers/common.py. The menu never offers what does not
+exist: a test presses every button of every role through the real Dispatcher.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import t
+from bot.forms.registry import FORM_SPECS
+from bot.forms.spec import FormSpec
+from bot.i18n import has_text, t
 
 
 class MenuAction(CallbackData, prefix="menu"):
@@ -25,13 +30,35 @@ class MenuEntry:
 
 
 EVERYONE = frozenset({"public", "contact", "staff"})
+APPLICANTS = frozenset({"public"})  # not yet bound to a station
+CONTACTS = frozenset({"public", "contact"})
 
-MENU: list[MenuEntry] = [
-    MenuEntry("declare", "menu.declare", frozenset({"public"})),
+# The buttons answered in handlers/common.py, after the forms'.
+COMMON_ENTRIES: tuple[MenuEntry, ...] = (
     MenuEntry("status", "menu.status", EVERYONE),
     MenuEntry("lang", "menu.lang", EVERYONE),
     MenuEntry("help", "menu.help", EVERYONE),
-]
+)
+
+# Who sees a form's button; a form not named here is offered to applicants and contacts. The
+# establishment declaration is for units that have no station yet.
+FORM_ROLES: dict[str, frozenset[str]] = {"declare": APPLICANTS}
+
+
+def menu_entries(specs: Iterable[FormSpec] = FORM_SPECS) -> tuple[MenuEntry, ...]:
+    forms = tuple(
+        MenuEntry(
+            spec.menu_action,
+            f"menu.{spec.menu_action}" if has_text(f"menu.{spec.menu_action}") else spec.text("title"),
+            FORM_ROLES.get(spec.menu_action, CONTACTS),
+        )
+        for spec in specs
+        if spec.menu_action
+    )
+    return forms + COMMON_ENTRIES
+
+
+MENU: tuple[MenuEntry, ...] = menu_entries()
 
 
 def role_of(*, is_staff: bool, has_station: bool) -> str:
@@ -40,10 +67,10 @@ def role_of(*, is_staff: bool, has_station: bool) -> str:
     return "contact" if has_station else "public"
 
 
-def main_menu(lang: str, role: str) -> InlineKeyboardMarkup:
+def main_menu(lang: str, role: str, entries: Iterable[MenuEntry] = MENU) -> InlineKeyboardMarkup:
     rows = [
         [InlineKeyboardButton(text=t(lang, e.text_key), callback_data=MenuAction(action=e.action).pack())]
-        for e in MENU
+        for e in entries
         if role in e.roles
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)

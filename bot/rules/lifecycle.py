@@ -127,6 +127,10 @@ class LifeCycle:
     def is_final(self, state: str) -> bool:
         return not self.available(state)
 
+    def awaiting(self, document_kind: str) -> frozenset[str]:
+        """The states from which a transition requires `document_kind`: where it is still awaited."""
+        return frozenset().union(*(t.sources for t in self.transitions if document_kind in t.requires_documents))
+
 
 def _t(
     action: str,

@@ -386,7 +386,7 @@ async def test_menu_button_answers_the_callback_and_replies(
         "waiting for the status reply",
     )
     assert reply["text"] == (
-        "您尚未绑定任何技师工作站。可通过主菜单办理设立申报，或使用工作站发给您的邀请码加入。"
+        "您尚未绑定任何技师工作站。可发送 /declare 办理设立申报；如需加入已有的工作站，请联系该站的联系人或市人力资源保障局。"
     )
 
     # Another button on the same menu: help, in Chinese.
