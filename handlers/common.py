@@ -8,7 +8,8 @@ an act that has no handler (tests/flow/test_common.py presses and sends every on
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
@@ -135,7 +136,8 @@ class Common:
         await self._set_language(query.from_user.id, lang, callback_data.code, dialog_manager, query.message.answer)
 
     @staticmethod
-    async def _set_language(user_id: int, lang: str, new_lang: str, dialog_manager: DialogManager, answer) -> None:
+    async def _set_language(user_id: int, lang: str, new_lang: str, dialog_manager: DialogManager,
+                            answer: Callable[[str], Awaitable[Any]]) -> None:
         if new_lang == lang:
             await answer(t(lang, "lang.current"))
             return

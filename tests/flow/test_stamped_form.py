@@ -173,6 +173,19 @@ async def test_wrong_files_and_text_are_refused_and_the_question_stands(chat: Ch
     assert await Notice.filter(kind="stamped_form").count() == 1
 
 
+async def test_a_declaration_returned_while_the_scan_was_awaited_takes_no_file(chat: Chat) -> None:
+    submission = await declared(chat.user.id)
+    await chat.send("/stamped")
+    await apply_transition("submission", submission.id, "reject", actor_id=STAFF_ID, actor=Actor.STAFF, now=NOW,
+                           reason="材料不全")
+    texts = chat.texts(await chat.send_document(b"%PDF scan", "scan.pdf"))
+    assert texts == ["您的设立申报 SZJS-2026-0007 当前状态为“未通过”，已不再接收盖章申报表。如需补交材料，请联系市人力资源保障局。"]
+    assert await stamped_documents(submission) == []
+    assert not await Notice.filter(kind="stamped_form").exists()
+    # and the next file is not taken as one either: the upload was left
+    assert chat.texts(await chat.send_document(b"%PDF scan", "scan.pdf"))[0].startswith("没有理解您的输入")
+
+
 async def test_cancel_leaves_the_upload(chat: Chat) -> None:
     submission = await declared(chat.user.id)
     await chat.send("/stamped")
