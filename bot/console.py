@@ -20,6 +20,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendDocument, SendMessage
 from aiogram.types import InlineKeyboardMarkup, Message, User
 
+from bot.i18n import t
 from bot.local_session import LocalBotApi
 
 CONSOLE_USER_ID = 10001
@@ -27,14 +28,6 @@ FILES_DIR = Path("data") / "outbox-files"
 _TAG = re.compile(r"<[^>]+>")
 BUTTON = re.compile(r"#(\d+)")
 
-# The console's own help line (a developer's tool: its syntax, not the bot's texts).
-HELP = {
-    "zh": "终端对话（未设置 BOT_TOKEN）。输入文字回复（数字也按文字发送）；#编号 点击按钮，如 #1；"
-          "/file 路径 发送文件；/user 编号 切换用户；/quit 或 Ctrl-D 退出。机器人发送的文件保存在 {files}/。",
-    "en": "Terminal chat (no BOT_TOKEN). Type text to answer (a number is sent as text too); #N presses "
-          "button N, e.g. #1; /file PATH sends a file; /user ID acts as another user; /quit or Ctrl-D "
-          "leaves. Files the bot sends are saved in {files}/.",
-}
 
 
 def plain(text: str | None) -> str:
@@ -159,7 +152,7 @@ class ConsoleChat:
         return True
 
     async def run(self, stdin: TextIO = sys.stdin) -> None:
-        help_line = HELP.get(self.lang, HELP["zh"]).format(files=self.printer.files_dir)
+        help_line = t(self.lang, "console.banner", files=self.printer.files_dir)
         self.printer.out.write(help_line + "\n")
         interactive = stdin.isatty()
         while True:

@@ -83,6 +83,7 @@ async def store(
             file_size=file.get("file_size"),
             mime_type=file.get("mime_type", ""),
             uploaded_by=user_id,
+            created_at=now,  # the caller's clock, like every other timestamp of the act
         )
         version = await Document.filter(submission_id=row.id, kind=STAMPED_FORM, id__lte=document.id).count()
         params = {**notice_params, "reference": row.reference or "", "version": version}

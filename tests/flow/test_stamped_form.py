@@ -111,8 +111,8 @@ async def test_stamped_takes_the_scan_tells_staff_and_opens_the_review(chat: Cha
     ]
     # /status says it is in
     status = chat.texts(await chat.send("/status"))[0]
-    date = stored.created_at.astimezone(chat.settings.tz).date().isoformat()
-    assert f"✅ 盖章申报表：已上传（第1版，{date}）" in status and "待上传" not in status
+    assert stored.created_at == chat.clock.now()  # the injected clock, not the machine's
+    assert "✅ 盖章申报表：已上传（第1版，2026-11-27）" in status and "待上传" not in status
     # the next file is no longer taken as a stamped form
     await chat.send_document(b"%PDF other", "other.pdf")
     assert len(await stamped_documents(submission)) == 1
