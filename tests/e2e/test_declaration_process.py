@@ -301,7 +301,7 @@ async def test_a_whole_declaration_with_uploads_is_submitted(
         cell.text for table in document.tables for row in table.rows for cell in row.cells
     )
     assert UNIT_NAME in text and USCC in text and "导师3" in text
-    assert HEAD_ID not in text
+    assert HEAD_ID in text  # the unit's own signed form: numbers in full (README, bot/documents)
 
     # The staff member hears of it through the outbox, sent by the scheduler's tick.
     notice = await bot_process.watch(
