@@ -315,6 +315,25 @@ async def test_a_whole_declaration_with_uploads_is_submitted(
     assert bot_process.running, bot_process.log_tail()
     assert sum("新的设立申报" in t for t in texts_to(stub, STAFF_ID)) == 1
     assert sum("设立申报已提交" in t for t in texts_to(stub, USER_ID)) == 1
+
+    # 六(一)1: the receipt asks for the signed and stamped form; the scan comes back by /stamped.
+    assert "/stamped" in receipt["text"]
+    since = stub.mark()
+    stub.push_message(USER_ID, "/stamped")
+    await bot_process.watch(
+        stub.wait_for_message(USER_ID, f"请发送设立申报 {reference} 的盖章申报表", timeout=REPLY_TIMEOUT, since=since),
+        "waiting for /stamped to ask for the scan",
+    )
+    stub.push_message(USER_ID, document=stub.add_file(PDF, "盖章申报表.pdf", "application/pdf"))
+    await bot_process.watch(
+        stub.wait_for_message(USER_ID, f"已收到设立申报 {reference} 的盖章申报表（第1版）", timeout=REPLY_TIMEOUT,
+                              since=since),
+        "waiting for the stamped form's receipt",
+    )
+    await bot_process.watch(
+        stub.wait_for_message(STAFF_ID, "已上传盖章申报表（第1版）", timeout=REPLY_TIMEOUT, since=since),
+        "waiting for the staff notice of the stamped form",
+    )
     assert failed_calls(stub) == []
 
 
