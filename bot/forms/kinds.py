@@ -58,6 +58,11 @@ def _money(stored: Any, f: Field, env: Env) -> str:
     return env.tr("form.money", amount=f"{float(stored):,.2f}")
 
 
+def _count(stored: Any, f: Field, env: Env) -> str:
+    """1,200 as it was typed (and as the printed form reads best); a stray text shows as it is."""
+    return f"{stored:,}" if isinstance(stored, int) else str(stored)
+
+
 def _unsealed(stored: Any, f: Field, env: Env) -> str:
     return env.unseal(stored)
 
@@ -148,7 +153,10 @@ register_kind(
 register_kind("email", FieldKind("text", lambda text, f, env: values.parse_email(text)))
 register_kind("date", FieldKind("text", lambda text, f, env: _iso(values.parse_date(text))))
 register_kind("money", FieldKind("text", lambda text, f, env: _str(values.parse_money(text)), show=_money, printable=_money))
-register_kind("count", FieldKind("text", lambda text, f, env: values.parse_count(text, minimum=f.minimum)))
+register_kind(
+    "count",
+    FieldKind("text", lambda text, f, env: values.parse_count(text, minimum=f.minimum), show=_count, printable=_count),
+)
 register_kind("document", FieldKind("file", show=_file_names, printable=_file_names))
 register_kind("group", FieldKind("structure"))
 register_kind("documents", FieldKind("structure"))

@@ -584,7 +584,7 @@ async def test_r5_the_registration_certificate_follows_the_unit_type(chat: Chat)
     await answer(chat, "@材料齐全")
     # the code question, asked again from the summary, names the association's certificate
     texts = await answer(chat, "2")
-    assert "请输入统一社会信用代码（18位，见社会团体法人登记证书）" in texts[-1]
+    assert "请输入统一社会信用代码（18位），印在单位的社会团体法人登记证书上" in texts[-1]
 
 
 async def test_the_receipt_names_the_bureau_in_full_first_and_cites_the_plan(chat: Chat) -> None:

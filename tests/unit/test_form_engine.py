@@ -350,3 +350,9 @@ async def test_a_kept_answer_that_has_since_gone_stale_is_asked_again_at_submit(
     assert not outcome.submit and outcome.error.reason == "date.too_early"
     assert s.at == "when" and s.answers["when"] == "2026-12-01"  # asked again, the old answer shown
     assert (await s.answer_text("2026-12-03")).error is None and (await s.press("submit")).submit
+
+
+def test_a_count_reads_with_thousands_separators_on_the_summary_and_the_printed_form() -> None:
+    s = session({"employees": 1200})
+    employees = DECLARATION.field("employees")
+    assert s.display(employees, 1200) == "1,200" and s.printable(employees, 1200) == "1,200"
