@@ -43,6 +43,7 @@ FLAGS = "_flags"
 UNVERIFIED = "_unverified"
 DELETING = "_deleting"
 RECEIVED = "_received"
+FIELD_RECEIVED = "field:"  # `_received` naming a file question rather than a checklist slot
 NAVIGATION_KEYS = ("_at", "_mode", ITEM, "_doc", RECEIVED, DELETING, UNVERIFIED)
 MAX_FILE_SIZE = 20 * 1024 * 1024  # what bots may download through Telegram's own Bot API server
 ACCEPTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx")
@@ -347,6 +348,7 @@ class FormSession:
     def screen(self, error: Invalid | None = None) -> Screen:
         at = self.at
         head = [self.error_text(error)] if error else []
+        head += self._field_received()
         if at == SUMMARY:
             return self._summary_screen(head)
         f = self.form.field(at)
@@ -395,6 +397,18 @@ class FormSession:
             if index is not None and index + 1 < len(later) and later[index + 1].answered_by == "file":
                 found.append((choice.value, later[index + 1]))
         return found[0] if len(found) == 1 else None
+
+    def _field_received(self) -> list[str]:
+        """"✅ <file question>（name）已收到" on the screen right after a file answered a question."""
+        received = str(self.answers.get(RECEIVED, ""))
+        if not received.startswith(FIELD_RECEIVED):
+            return []
+        field_id = received.removeprefix(FIELD_RECEIVED)
+        files = self.answers.get(DOCS, {}).get(field_id)
+        if not self._known(field_id) or not files:
+            return []
+        label = self._ftext(self.form.field(field_id), "label")
+        return [self.tr("document.received", label=label, names=files[-1]["file_name"])]
 
     def _nav_row(self, at: str) -> list[Button]:
         row = []
@@ -679,6 +693,7 @@ class FormSession:
         if f.answered_by == "file":
             self.answers.setdefault(DOCS, {})[f.id] = [file.as_dict()]
             self._go(self._after(f.id))
+            self.answers[RECEIVED] = FIELD_RECEIVED + f.id
             return Outcome()
         if f.kind == "documents":
             return self._upload_document(file)
@@ -691,6 +706,7 @@ class FormSession:
             self._keep(f, chosen)
             self.answers.setdefault(DOCS, {})[target.id] = [file.as_dict()]
             self._go(self._after(target.id))
+            self.answers[RECEIVED] = FIELD_RECEIVED + target.id
             return Outcome()
         return Outcome(error=Invalid("file.unexpected"), changed=False)
 

@@ -244,6 +244,7 @@ async def test_a_file_sent_at_the_mode_question_is_the_upload_and_the_summary_na
     assert outcome.error is None
     assert s.answers["report_mode"] == "upload" and s.answers["_docs"]["report"][0]["file_name"] == "申办报告.pdf"
     assert s.at == "documents"
+    assert s.screen().text.startswith("✅ 申办报告文件（申办报告.pdf）已收到。")  # said before the checklist
     s.answers["_at"] = SUMMARY
     summary = s.screen().text
     assert "申办报告方式：上传申办报告文件" in summary and "申办报告文件：申办报告.pdf" in summary
