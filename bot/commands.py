@@ -25,8 +25,13 @@ def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
     return ["start", "menu", *forms, STAMPED_COMMAND, "status", "help", "lang", "cancel"]
 
 
+# Commands only staff have (handlers/staff/): anyone else gets a refusal. Each staff module adds
+# its commands here when it ships.
+STAFF_ONLY_COMMANDS: list[str] = []
+
+
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
-    return contact_commands(specs)
+    return [*contact_commands(specs), *STAFF_ONLY_COMMANDS]
 
 
 CONTACT_COMMANDS: list[str] = contact_commands()

@@ -2,16 +2,21 @@
 
 from aiogram import Router
 
+from bot.commands import STAFF_ONLY_COMMANDS
 from bot.forms.spec import FormSpec
-from handlers import common, errors, forms, stamped_form
+from handlers import common, errors, forms, stamped_form, staff
 
 
 def build_routers(specs: tuple[FormSpec, ...]) -> list[Router]:
-    # Order matters: commands first (they work in the middle of a form too), then the upload of
-    # a stamped form once asked for (it takes the next file even with a form open), then the
-    # conversations, then the catch-all.
+    # Order matters: the staff branch first (its root filter lets only staff in; what it does not
+    # take goes on, and staff commands and buttons from anyone else are refused right after), then
+    # commands (they work in the middle of a form too), then the upload of a stamped form once
+    # asked for (it takes the next file even with a form open), then the conversations, then the
+    # catch-all.
     return [
         errors.build_router(),
+        staff.build_router(*staff.staff_children()),
+        staff.build_refusal_router(STAFF_ONLY_COMMANDS),
         common.build_router(specs),
         stamped_form.build_router(),
         forms.build_router(specs),

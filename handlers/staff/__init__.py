@@ -1,0 +1,75 @@
+"""The bureau's side: every staff command, button and dialog hangs under one router.
+
+`build_router(*children)` puts the role check on the router itself (a root filter on messages and
+callbacks): aiogram checks it before any handler of the router or of its sub-routers, dialogs
+included, on every update, so no staff handler can forget it and a revoked grant takes effect on
+the very next press. What is refused there goes on to `build_refusal_router`, which answers a
+staff command or a staff button (callback data under `STAFF_PREFIX`) from anyone else with a
+refusal, and logs the attempt with the Telegram user id and the command or callback prefix only:
+nothing the person typed, nothing personal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiogram import F, Router
+from aiogram.filters import Command, Filter
+from aiogram.types import CallbackQuery, Message, TelegramObject
+
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+
+# Every staff CallbackData prefix starts with this ("staff_queue", "staff_item", ...), so the
+# refusal router recognises a forged staff button whatever it claims to do.
+STAFF_PREFIX = "staff"
+
+
+class IsStaff(Filter):
+    """The role worked out for this very update (handlers/middlewares.py: configured ids and grants)."""
+
+    async def __call__(self, event: TelegramObject, is_staff: bool = False) -> bool:
+        return is_staff
+
+
+class IsAdmin(Filter):
+    async def __call__(self, event: TelegramObject, is_admin: bool = False) -> bool:
+        return is_admin
+
+
+def staff_children() -> list[Router]:
+    """The staff routers, each module's own (a new router each time: tests build many dispatchers)."""
+    return []
+
+
+def build_router(*children: Router, name: str = "staff") -> Router:
+    """A router whose handlers and sub-routers only staff reach."""
+    router = Router(name=name)
+    router.message.filter(IsStaff())
+    router.callback_query.filter(IsStaff())
+    if children:
+        router.include_routers(*children)
+    return router
+
+
+def build_refusal_router(commands: Iterable[str]) -> Router:
+    """After the staff router: staff commands and staff buttons from anyone else are refused."""
+    router = Router(name="staff-refusal")
+    names = tuple(commands)
+
+    async def refuse_command(message: Message, lang: str = "zh") -> None:
+        command = (message.text or "").split(maxsplit=1)[0].split("@", 1)[0]
+        log.warning("staff command %s refused for user %s", command, message.from_user.id if message.from_user else "?")
+        await message.answer(t(lang, "staff.refused"))
+
+    async def refuse_callback(query: CallbackQuery, lang: str = "zh") -> None:
+        prefix = (query.data or "").split(":", 1)[0]
+        log.warning("staff callback %s refused for user %s", prefix, query.from_user.id)
+        await query.answer(t(lang, "staff.refused"), show_alert=True)
+
+    if names:
+        router.message.register(refuse_command, Command(*names))
+    router.callback_query.register(refuse_callback, F.data.startswith(STAFF_PREFIX))
+    return router
