@@ -37,7 +37,13 @@ def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
 class StepMiddleware(BaseMiddleware):
     """Everything an update writes (the draft's answers, the conversation state) in one
     transaction at its end (`storage.step`). An outer middleware registered after aiogram's own
-    FSM middleware: it runs inside the person's lock, so their steps are written in order."""
+    FSM middleware: it runs inside the person's lock, so their steps are written in order.
+
+    `drafts` is the drafts' in-process copy, given only where this process is the only writer
+    (the database storage, as for its own copy of the conversation state; not with Redis)."""
+
+    def __init__(self, drafts: step.DraftCopies | None = None) -> None:
+        self.drafts = drafts
 
     async def __call__(
         self,
@@ -45,7 +51,7 @@ class StepMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with step.open_step():
+        async with step.open_step(self.drafts):
             return await handler(event, data)
 
 
@@ -64,7 +70,9 @@ def build_dispatcher(
     else:
         isolation = ReleasingEventIsolation()
     dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, clock=clock or SystemClock())
-    dp.update.outer_middleware(StepMiddleware())
+    dp.update.outer_middleware(
+        StepMiddleware(step.DraftCopies() if isinstance(storage, DatabaseStorage) else None)
+    )
     dp.update.outer_middleware(UserContextMiddleware(settings))
     for router in handlers.build_routers(specs):
         dp.include_router(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -53,7 +54,24 @@ async def start_draft(user_id: int, kind: SubmissionKind) -> Submission:
 
 
 async def load_answers(submission_id: int, user_id: int) -> tuple[SubmissionStatus, dict[str, Any]] | None:
-    """A submission's status and answers, only for the user who created it."""
+    """A submission's status and answers, only for the user who created it.
+
+    Inside a step that carries the drafts' copy (`storage.step.DraftCopies`: this process is the
+    only writer) a draft read or written before is served from it, without a query.
+    """
+    open_step = step.current()
+    copies = open_step.copies if open_step is not None else None
+    if copies is not None:
+        answers = copies.get(submission_id, user_id)
+        if answers is not None:
+            return SubmissionStatus.DRAFT, answers
+        row = await step.read_draft(submission_id, user_id)
+        if row is None:
+            return None
+        status, text, version = row
+        if status == SubmissionStatus.DRAFT.value:
+            copies.put(submission_id, user_id, text, version)
+        return SubmissionStatus(status), dict(json.loads(text) or {})
     rows = await Submission.filter(id=submission_id, created_by=user_id).values_list("status", "answers")
     if not rows:
         return None
@@ -79,6 +97,7 @@ async def save_answers(submission_id: int, user_id: int, answers: dict[str, Any]
 
 
 async def discard_draft(submission_id: int, user_id: int) -> None:
+    step.forget_draft(submission_id)
     await Submission.filter(id=submission_id, created_by=user_id, status=SubmissionStatus.DRAFT).delete()
 
 
@@ -140,6 +159,7 @@ async def submit(
     Idempotent: a second call (a double click) finds no draft and returns the first receipt.
     The database refuses a second submission under the same `uniqueness_key`.
     """
+    step.forget_draft(submission_id)
     existing = await Submission.get_or_none(id=submission_id, created_by=user_id)
     if existing is None:
         return SubmitResult(blocked="missing")

@@ -33,7 +33,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from bot.rules.lifecycle import GRADED_KEY_PROJECT_STATES, Actor, LifeCycle, Transition, lifecycle_of
-from storage import outbox
+from storage import outbox, step
 from storage.key_projects import AlreadyGraded, GradeCapReached, release_grade_slot, take_grade_slot
 from storage.models import (
     AuditLog,
@@ -160,6 +160,8 @@ async def apply_transition(
         updated = await model.filter(id=subject_id, **{column: current}).update(**{column: transition.target}, **values)
         if updated != 1:
             raise TransitionRefused("stale", f"{subject} {subject_id} left {current!r} meanwhile", current=current)
+        if subject == "submission":
+            step.forget_draft(subject_id)  # no in-process copy of a draft outlives its status
 
         if kind == SubmissionKind.KEY_PROJECT:
             await _keep_grade_places(row, transition, current, values, actor_id, now)
