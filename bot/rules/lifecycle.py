@@ -214,8 +214,8 @@ ESTABLISHMENT = LifeCycle(
         _t("object", (ANNOUNCED, OBJECTION_DISMISSED), OBJECTION, ANYONE_WHO_MAY_OBJECT, clause="六(三)"),
         _t("uphold_objection", OBJECTION, OBJECTION_UPHELD, STAFF, reason=True, releases_key=True, clause="六(四)"),
         _t("dismiss_objection", OBJECTION, OBJECTION_DISMISSED, STAFF, reason=True, clause="六(四)"),
-        # 公示无异议或异议不成立的 ... 授予牌匾
-        _t("recognise", (ANNOUNCED, OBJECTION_DISMISSED), RECOGNISED, STAFF, releases_key=True, clause="六(四)"),
+        # 公示无异议或异议不成立的 ... 授予牌匾: staff, or the bot when an ended 公示 has nothing pending
+        _t("recognise", (ANNOUNCED, OBJECTION_DISMISSED), RECOGNISED, STAFF_OR_SYSTEM, releases_key=True, clause="六(四)"),
     ),
 )
 
@@ -248,8 +248,8 @@ KEY_PROJECT = LifeCycle(
         _t("object", (ANNOUNCED, OBJECTION_DISMISSED), OBJECTION, ANYONE_WHO_MAY_OBJECT, clause="七(三)"),
         _t("uphold_objection", OBJECTION, OBJECTION_UPHELD, STAFF, reason=True, clause="七(四)"),
         _t("dismiss_objection", OBJECTION, OBJECTION_DISMISSED, STAFF, reason=True, clause="七(四)"),
-        # 公示无异议或异议不成立的 ... 予以资助
-        _t("fund", (ANNOUNCED, OBJECTION_DISMISSED), FUNDED, STAFF, clause="七(四)"),
+        # 公示无异议或异议不成立的 ... 予以资助: staff, or the bot when an ended 公示 has nothing pending
+        _t("fund", (ANNOUNCED, OBJECTION_DISMISSED), FUNDED, STAFF_OR_SYSTEM, clause="七(四)"),
     ),
 )
 
