@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # `python -m scheduler` sends (with several bot instances, only one process should).
     outbox_sender: bool = True
     log_level: str = "INFO"
+    # R19: a 公示 lasts 5 working days (holidays skipped, make-up working days counted); true
+    # counts 5 calendar days instead.
+    announcement_calendar_days: bool = False
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod
