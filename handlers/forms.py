@@ -4,7 +4,9 @@ Each spec (bot/forms/registry.py) gets a dialog with one window that shows whate
 engine describes (question, item list, document checklist, summary) and one window to confirm
 discarding, a command that opens it, and optionally a menu button and a "print again" command.
 The answers live in the submission row, saved after every step; the dialog's own data holds only
-the submission id and the rendered screen, so a restart resumes exactly where the person was.
+the submission id. The screen is rendered from the draft (the handler hands the one it rendered,
+with its error if any, to the window of the same update), so a restart resumes exactly where the
+person was, and a step writes no dialog row that the draft already says.
 Handlers here parse the update, call bot.services.forms and render what it returns.
 
 ```mermaid
@@ -72,6 +74,10 @@ def _upload_of(message: Message) -> Upload | None:
     return None
 
 
+# Where a handler leaves the screen it rendered for the window's getter, in the update's data.
+_SCREEN = "form_screen"
+
+
 class ScreenKeyboard(Keyboard):
     """Buttons exactly as the engine described them for the current screen."""
 
@@ -80,7 +86,7 @@ class ScreenKeyboard(Keyboard):
         self._on_press = on_press
 
     async def _render_keyboard(self, data: dict[str, Any], manager: DialogManager) -> RawKeyboard:
-        rows = manager.dialog_data.get("screen", {}).get("buttons", [])
+        rows = data.get("buttons", [])
         return [
             [InlineKeyboardButton(text=label, callback_data=self._item_callback_data(button_id)) for button_id, label in row]
             for row in rows
@@ -113,10 +119,8 @@ class FormDialog:
 
     @staticmethod
     def _store_screen(manager: DialogManager, screen: Screen) -> None:
-        manager.dialog_data["screen"] = {
-            "text": screen.text,
-            "buttons": [[[b.id, b.label] for b in row] for row in screen.buttons],
-        }
+        """The screen this update shows: for the window's getter, not kept in the dialog's data."""
+        manager.middleware_data[_SCREEN] = screen
 
     async def _apply(self, manager: DialogManager, session: FormSession, outcome: Outcome) -> None:
         """Persist the answers, then show the next screen or leave."""
@@ -194,13 +198,16 @@ class FormDialog:
     # -- the dialog ------------------------------------------------------------------------------
 
     async def screen_getter(self, dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
-        screen = dialog_manager.dialog_data.get("screen")
-        if screen is None:  # first show after start (or data from before a change of layout)
+        dialog_manager.dialog_data.pop("screen", None)  # kept there before: no longer stored
+        screen: Screen | None = dialog_manager.middleware_data.get(_SCREEN)
+        if screen is None:  # no handler rendered it in this update (first show, back from discard)
             session = await self._session(dialog_manager)
             if session is not None:
-                self._store_screen(dialog_manager, session.screen())
-                screen = dialog_manager.dialog_data["screen"]
-        return {"text": (screen or {}).get("text", "…")}
+                screen = session.screen()
+                self._store_screen(dialog_manager, screen)
+        if screen is None:
+            return {"text": "…", "buttons": []}
+        return {"text": screen.text, "buttons": [[(b.id, b.label) for b in row] for row in screen.buttons]}
 
     async def discard_getter(self, dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
         lang = dialog_manager.middleware_data.get("lang", "zh")
