@@ -28,6 +28,7 @@ def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
 # Commands only staff have (handlers/staff/): anyone else gets a refusal. Each staff module adds
 # its commands here when it ships.
 STAFF_ONLY_COMMANDS: list[str] = []
+STAFF_ONLY_COMMANDS += ["pending", "review"]  # handlers/staff/queue.py
 
 
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:

@@ -41,7 +41,9 @@ class IsAdmin(Filter):
 
 def staff_children() -> list[Router]:
     """The staff routers, each module's own (a new router each time: tests build many dispatchers)."""
-    return []
+    from handlers.staff import queue  # noqa: PLC0415 - staff modules may import this package
+
+    return [queue.build_router()]
 
 
 def build_router(*children: Router, name: str = "staff") -> Router:
