@@ -261,3 +261,43 @@ async def test_access_matrix(chat: Chat, who: str) -> None:
     assert (await Submission.get(id=a.id)).status == (SubmissionStatus.UNDER_REVIEW if allowed else SubmissionStatus.SUBMITTED)
     reveals = await AuditLog.filter(action="submission.reveal_personal").count()
     assert reveals == (1 if allowed else 0)
+
+
+# -- the queues ---------------------------------------------------------------------------------
+
+
+def test_the_queues_come_from_the_life_cycles() -> None:
+    from bot.services.review import review_queues
+
+    assert review_queues() == [
+        ("establishment", "submitted"), ("establishment", "under_review"),
+        ("key_project", "submitted"), ("key_project", "under_review"),
+        ("extension", "submitted"), ("deregistration", "submitted"),
+    ]
+
+
+async def test_a_queue_lists_the_oldest_first_eight_to_a_page(chat: Chat) -> None:
+    for n in range(1, 11):
+        submission = await declared(6300 + n, n=n)
+        # the later the number, the earlier it came in
+        await Submission.filter(id=submission.id).update(submitted_at=NOW.replace(day=20 - n))
+    texts = chat.texts(await chat.send("/pending", user=staff(chat)))
+    assert "设立申报 · 已提交（10）" in texts[-1]
+    await chat.press("设立申报 · 已提交", user=staff(chat))
+    items = [b for b in chat.buttons(staff(chat)) if b.startswith("SZJS-")]
+    assert [b.split(" ")[0] for b in items] == [f"SZJS-2026-{n:04d}" for n in range(10, 2, -1)]
+    assert items[0] == "SZJS-2026-0010 · 深圳精密制造有限公司10 · 11-10"
+    await chat.press(">", user=staff(chat))
+    items = [b for b in chat.buttons(staff(chat)) if b.startswith("SZJS-")]
+    assert [b.split(" ")[0] for b in items] == ["SZJS-2026-0002", "SZJS-2026-0001"]
+
+
+async def test_an_english_contact_is_told_in_english(chat: Chat) -> None:
+    from storage.models import BotUser, Language
+
+    await declared(USER_ID)
+    await BotUser.filter(id=USER_ID).update(language=Language.EN)
+    await chat.send("/review SZJS-2026-0007", user=staff(chat))
+    await act(chat, "不予受理", text="申办报告缺少实施步骤")
+    [text] = await contact_texts(chat)
+    assert text.startswith("🔔 Establishment declaration SZJS-2026-0007: ") and "Reason: 申办报告缺少实施步骤" in text
