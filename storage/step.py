@@ -97,9 +97,29 @@ def forget_draft(submission_id: int) -> None:
     """The submission's status or row changed through storage: no copy of it may be served."""
     for copies in list(_ALL_COPIES):
         copies.drop(submission_id)
+
+
+def no_longer_a_draft(submission_id: int) -> None:
+    """Submitted or deleted in this update: its copy goes, and so does this update's own pending
+    write of its answers (it would be refused: the row is no draft any more)."""
+    forget_draft(submission_id)
     pending = current()
-    if pending is not None:  # this update's own write of it is superseded (it is no draft any more)
+    if pending is not None:
         pending.drafts.pop(submission_id, None)
+
+
+async def check_draft_version(submission_id: int, user_id: int) -> None:
+    """Before acting on a draft served from the copy (submitting it): the row must still be at the
+    version the copy holds, else `StaleDraft` (and the copy is dropped)."""
+    pending = current()
+    copies = pending.copies if pending is not None else None
+    version = copies.version(submission_id) if copies is not None else None
+    if version is None:
+        return
+    row = await read_draft(submission_id, user_id)
+    if row is None or row[0] != "draft" or row[2] != version:
+        forget_draft(submission_id)
+        raise StaleDraft(f"draft {submission_id} changed meanwhile")
 
 
 @dataclass

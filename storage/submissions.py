@@ -97,7 +97,7 @@ async def save_answers(submission_id: int, user_id: int, answers: dict[str, Any]
 
 
 async def discard_draft(submission_id: int, user_id: int) -> None:
-    step.forget_draft(submission_id)
+    step.no_longer_a_draft(submission_id)
     await Submission.filter(id=submission_id, created_by=user_id, status=SubmissionStatus.DRAFT).delete()
 
 
@@ -159,12 +159,15 @@ async def submit(
     Idempotent: a second call (a double click) finds no draft and returns the first receipt.
     The database refuses a second submission under the same `uniqueness_key`.
     """
-    step.forget_draft(submission_id)
     existing = await Submission.get_or_none(id=submission_id, created_by=user_id)
     if existing is None:
+        step.no_longer_a_draft(submission_id)
         return SubmitResult(blocked="missing")
     if existing.status != SubmissionStatus.DRAFT:
+        step.no_longer_a_draft(submission_id)
         return SubmitResult(reference=existing.reference, submitted_at=existing.submitted_at, already=True)
+    # The answers came from the drafts' copy: they must still be the row's (raises StaleDraft).
+    await step.check_draft_version(submission_id, user_id)
     try:
         async with in_transaction():
             reference = await next_reference(reference_year)
@@ -190,10 +193,12 @@ async def submit(
         again = await Submission.get(id=submission_id)
         if again.status == SubmissionStatus.DRAFT:
             return SubmitResult(blocked="missing")
+        step.no_longer_a_draft(submission_id)
         return SubmitResult(reference=again.reference, submitted_at=again.submitted_at, already=True)
     except IntegrityError:
         # Another submission under the same "one per ..." key got in first.
         return SubmitResult(blocked="duplicate")
+    step.no_longer_a_draft(submission_id)
     return SubmitResult(reference=reference, submitted_at=now, station_id=station_id)
 
 

@@ -130,3 +130,20 @@ async def test_the_copy_is_only_where_the_database_storage_is(db: str, database_
     shared = [m for m in build_dispatcher(settings, storage=MemoryStorage()).update.outer_middleware
               if isinstance(m, StepMiddleware)]
     assert shared[0].drafts is None
+
+
+async def test_a_draft_changed_by_another_process_is_not_submitted_from_the_copy(db: str) -> None:
+    draft = await submissions.start_draft(USER, SubmissionKind.ESTABLISHMENT)
+    copies = step.DraftCopies()
+    async with step.open_step(copies):
+        await submissions.load_answers(draft.id, USER)
+        await submissions.save_answers(draft.id, USER, ANSWERS)
+    changed = {**ANSWERS, "unit_name": "另一进程"}
+    await Submission.filter(id=draft.id).update(answers=changed, updated_at=datetime.now(UTC))
+    with pytest.raises(step.StaleDraft):
+        async with step.open_step(copies):
+            _, answers = await submissions.load_answers(draft.id, USER)
+            await submissions.submit(draft.id, USER, answers, uniqueness_key="establishment:x",
+                                     reference_year=2026, now=datetime.now(UTC))
+    row = await Submission.get(id=draft.id)
+    assert (row.status, row.answers, row.reference) == (SubmissionStatus.DRAFT, changed, None)
