@@ -295,6 +295,8 @@ async def on_act(query: CallbackQuery, callback_data: ReviewAct, lang: str, bot:
         if await state.get_state() == ReviewTextSG.text.state:
             await state.set_state(None)
         await query.answer(t(lang, "staff.review.cancelled"))
+        if isinstance(query.message, Message):
+            await query.message.edit_reply_markup(reply_markup=None)
         await bot.send_message(chat_id, t(lang, "staff.review.cancelled"))
         return
     if callback_data.step == "a":
@@ -365,8 +367,16 @@ async def on_text(message: Message, lang: str, bot: Bot, state: FSMContext) -> N
                        await _reference(act.id), text[:1000])
 
 
+async def cancel_text(message: Message, lang: str, state: FSMContext) -> None:
+    """/cancel while a reason or comment is asked: nothing is done."""
+    await state.update_data(review_pending=None)
+    await state.set_state(None)
+    await message.answer(t(lang, "staff.review.cancelled"))
+
+
 def build_router() -> Router:
     router = Router(name="staff-queue")
+    router.message.register(cancel_text, StateFilter(ReviewTextSG.text), Command("cancel"))
     router.message.register(pending, Command(PENDING_COMMAND))
     router.message.register(review_command, Command(REVIEW_COMMAND))
     router.callback_query.register(on_item_action, ItemAction.filter())

@@ -138,6 +138,11 @@ async def test_disqualify_asks_for_the_reason_and_cancel_changes_nothing(chat: C
     await chat.press("取消申报资格", user=staff(chat))
     await chat.send("导师证书系伪造", user=staff(chat))
     assert chat.texts(await chat.press("取消", user=staff(chat))) == ["已取消，未做任何更改。"]
+    # /cancel while the reason is asked stops too, and the next text is no reason
+    await chat.send("/review SZJS-2026-0007", user=staff(chat))
+    await chat.press("取消申报资格", user=staff(chat))
+    assert chat.texts(await chat.send("/cancel", user=staff(chat))) == ["已取消，未做任何更改。"]
+    assert "确认执行" not in " ".join(chat.texts(await chat.send("导师证书系伪造", user=staff(chat))))
     assert (await Submission.get(id=submission.id)).status == SubmissionStatus.SUBMITTED
     await chat.send("/review SZJS-2026-0007", user=staff(chat))
     await act(chat, "取消申报资格", text="导师证书系伪造")
