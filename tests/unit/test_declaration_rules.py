@@ -332,7 +332,7 @@ def test_the_registration_certificate_is_named_by_the_unit_type(unit_type: str, 
     assert session(dict(answers), lang="en").slot_label(slot) == en
     # and the code question names it once the type is known (an edit from the summary)
     s = session({**answers, "_at": "uscc"})
-    assert f"见{zh}）" in s.screen().text
+    assert f"印在单位的{zh}上" in s.screen().text
 
 
 def test_the_code_question_names_each_certificate_before_the_type_is_known() -> None:
