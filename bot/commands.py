@@ -29,6 +29,7 @@ def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
 # its commands here when it ships.
 STAFF_ONLY_COMMANDS: list[str] = []
 STAFF_ONLY_COMMANDS += ["pending", "review"]  # handlers/staff/queue.py
+STAFF_ONLY_COMMANDS += ["staff", "stations", "export"]  # handlers/staff/grants.py, stations.py, export.py
 
 
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:

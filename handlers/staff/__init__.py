@@ -43,7 +43,9 @@ def staff_children() -> list[Router]:
     """The staff routers, each module's own (a new router each time: tests build many dispatchers)."""
     from handlers.staff import queue  # noqa: PLC0415 - staff modules may import this package
 
-    return [queue.build_router()]
+    from handlers.staff import export, grants, stations  # noqa: PLC0415
+
+    return [queue.build_router(), grants.build_router(), stations.build_router(), export.build_router()]
 
 
 def build_router(*children: Router, name: str = "staff") -> Router:
