@@ -18,11 +18,12 @@ from bot.forms.spec import FormSpec
 from bot.i18n import LANGUAGES, t
 
 STAMPED_COMMAND = "stamped"  # upload the signed and stamped 申报表 (handlers/stamped_form.py)
+ANNOUNCEMENT_COMMANDS = ["announcements", "objection"]  # anyone: read a 公示, object (handlers/announcements.py)
 
 
 def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
     forms = [name for spec in specs for name in (spec.command, spec.reprint_command) if name]
-    return ["start", "menu", *forms, STAMPED_COMMAND, "status", "help", "lang", "cancel"]
+    return ["start", "menu", *forms, STAMPED_COMMAND, *ANNOUNCEMENT_COMMANDS, "status", "help", "lang", "cancel"]
 
 
 # Commands only staff have (handlers/staff/): anyone else gets a refusal. Each staff module adds
@@ -30,6 +31,7 @@ def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
 STAFF_ONLY_COMMANDS: list[str] = []
 STAFF_ONLY_COMMANDS += ["pending", "review"]  # handlers/staff/queue.py
 STAFF_ONLY_COMMANDS += ["staff", "stations", "export"]  # handlers/staff/grants.py, stations.py, export.py
+STAFF_ONLY_COMMANDS += ["announce", "objections", "holidays"]  # handlers/staff/announce.py
 
 
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:

@@ -4,7 +4,7 @@ from aiogram import Router
 
 from bot.commands import STAFF_ONLY_COMMANDS
 from bot.forms.spec import FormSpec
-from handlers import common, errors, forms, stamped_form, staff
+from handlers import announcements, common, errors, forms, stamped_form, staff
 
 
 def build_routers(specs: tuple[FormSpec, ...]) -> list[Router]:
@@ -17,6 +17,7 @@ def build_routers(specs: tuple[FormSpec, ...]) -> list[Router]:
         errors.build_router(),
         staff.build_router(*staff.staff_children()),
         staff.build_refusal_router(STAFF_ONLY_COMMANDS),
+        announcements.build_router(),  # public; before the commands: its /cancel ends an objection
         common.build_router(specs),
         stamped_form.build_router(),
         forms.build_router(specs),
