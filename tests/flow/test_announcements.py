@@ -258,3 +258,31 @@ async def test_staff_commands_and_buttons_are_refused_to_anyone_else(chat: Chat)
         assert [c.text for c in calls if isinstance(c, AnswerCallbackQuery)] == [REFUSED]
     assert not await Announcement.exists()
     assert not await Notice.filter(recipient_id=STAFF_ID, kind="objection").exists()
+
+
+async def test_two_objections_the_item_goes_on_only_when_both_are_dismissed_and_cancel_stops_one(chat: Chat) -> None:
+    submission = await passed_review()
+    await publish(chat)
+    item_id = (await Announcement.get().prefetch_related("items")).items[0].id
+    other = chat.as_user(7302)
+    await chat.send(f"/objection {item_id}", user=other)
+    assert chat.texts(await chat.send("/cancel", user=other)) == ["已取消提出异议。"]
+    assert "没有理解" in chat.texts(await chat.send("材料不实", user=other))[0]  # no longer taken as an objection
+    await object_to(chat, item_id, "第一件异议")
+    await chat.send(f"/objection {item_id}", user=other)
+    await chat.send("第二件异议", user=other)
+    await chat.press("不附证明材料", user=other)
+    assert await Objection.filter(status=ObjectionStatus.PENDING).count() == 2
+    assert await status_of(submission) == SubmissionStatus.OBJECTION
+
+    staff = chat.as_user(STAFF_ID)
+    await chat.send("/objections", user=staff)
+    first = chat.last_with_buttons(staff)  # the newest message: the second objection
+    texts = chat.texts(await chat.press("异议不成立", user=staff))
+    assert "尚有其他异议待处理" in texts[0]
+    assert await status_of(submission) == SubmissionStatus.OBJECTION
+    await chat.send("/objections", user=staff)
+    assert chat.last_with_buttons(staff).message_id != first.message_id
+    texts = chat.texts(await chat.press("异议不成立", user=staff))
+    assert "继续办理" in texts[0]
+    assert await status_of(submission) == SubmissionStatus.OBJECTION_DISMISSED
