@@ -31,6 +31,7 @@ from bot.clock import Clock, local_today
 from bot.i18n import t
 from bot.services import announcements as service
 from bot.settings import Settings
+from handlers.uploads import upload_of
 from storage import announcements as store
 
 ANNOUNCEMENTS_COMMAND = "announcements"
@@ -177,15 +178,11 @@ async def _submit(target: Message, user_id: int, lang: str, state: FSMContext, e
 
 
 async def on_evidence(message: Message, lang: str, state: FSMContext, clock: Clock, settings: Settings) -> None:
-    if message.document is not None:
-        d = message.document
-        evidence = {"file_id": d.file_id, "file_name": d.file_name or "file", "size": d.file_size}
-    elif message.photo:
-        p = message.photo[-1]
-        evidence = {"file_id": p.file_id, "file_name": f"photo_{p.file_unique_id}.jpg", "size": p.file_size}
-    else:
+    upload = upload_of(message)
+    if upload is None:
         await message.answer(t(lang, "objection.evidence_expected"))
         return
+    evidence = {"file_id": upload.file_id, "file_name": upload.file_name, "size": upload.file_size}
     if (evidence["size"] or 0) > MAX_EVIDENCE_BYTES:
         await message.answer(t(lang, "objection.evidence_too_big"))
         return

@@ -39,7 +39,7 @@ from aiogram_dialog.widgets.kbd import Keyboard, Row
 from aiogram_dialog.widgets.text import Format
 
 from bot.clock import Clock
-from bot.forms.engine import FormSession, Outcome, Screen, Upload, error_text
+from bot.forms.engine import FormSession, Outcome, Screen, error_text
 from bot.forms.spec import FormSpec
 from bot.i18n import has_text, t
 from bot.rules.values import Invalid
@@ -47,6 +47,7 @@ from bot.services import forms as service
 from bot.services.forms import PrintedForm
 from bot.settings import Settings
 from handlers.menu import MenuAction
+from handlers.uploads import upload_of
 
 
 def form_text(lang: str, spec: FormSpec, name: str, **params: Any) -> str:
@@ -62,16 +63,6 @@ def form_text(lang: str, spec: FormSpec, name: str, **params: Any) -> str:
         else:
             shown[param] = value
     return t(lang, key, title=t(lang, spec.text("title")), command=spec.command, **shown)
-
-
-def _upload_of(message: Message) -> Upload | None:
-    if message.document is not None:
-        d = message.document
-        return Upload(d.file_id, d.file_unique_id, d.file_name or "file", d.file_size, d.mime_type or "")
-    if message.photo:
-        p = message.photo[-1]  # the largest size
-        return Upload(p.file_id, p.file_unique_id, f"photo_{p.file_unique_id}.jpg", p.file_size, "image/jpeg")
-    return None
 
 
 # Where a handler leaves the screen it rendered for the window's getter, in the update's data.
@@ -161,7 +152,7 @@ class FormDialog:
         if session is None:
             await self._closed(manager)
             return
-        upload = _upload_of(message)
+        upload = upload_of(message)
         if upload is not None:
             outcome = session.upload(upload)
         elif message.text is not None:

@@ -20,25 +20,16 @@ from aiogram.types import Message
 
 from bot.clock import Clock
 from bot.commands import STAMPED_COMMAND
-from bot.forms.engine import Upload, error_text
+from bot.forms.engine import error_text
 from bot.i18n import t
 from bot.services import stamped_form as service
 from bot.settings import Settings
+from handlers.uploads import upload_of
 
 
 
 class StampedFormSG(StatesGroup):
     waiting = State()
-
-
-def _upload_of(message: Message) -> Upload | None:
-    if message.document is not None:
-        d = message.document
-        return Upload(d.file_id, d.file_unique_id, d.file_name or "file", d.file_size, d.mime_type or "")
-    if message.photo:
-        p = message.photo[-1]  # the largest size
-        return Upload(p.file_id, p.file_unique_id, f"photo_{p.file_unique_id}.jpg", p.file_size, "image/jpeg")
-    return None
 
 
 def problem_text(lang: str, found: service.Target) -> str:
@@ -54,7 +45,7 @@ async def ask(message: Message, lang: str, state: FSMContext, clock: Clock, sett
         await state.clear()
         await message.answer(problem_text(lang, found))
         return
-    if _upload_of(message) is not None:  # the file came with the command as its caption
+    if upload_of(message) is not None:  # the file came with the command as its caption
         await receive(message, lang, state, clock, settings)
         return
     await state.set_state(StampedFormSG.waiting)
@@ -65,7 +56,7 @@ async def ask(message: Message, lang: str, state: FSMContext, clock: Clock, sett
 
 
 async def receive(message: Message, lang: str, state: FSMContext, clock: Clock, settings: Settings) -> None:
-    file = _upload_of(message)
+    file = upload_of(message)
     if file is None:
         await message.answer(t(lang, "stamped_form.file_expected"))
         return
