@@ -45,7 +45,10 @@ class ConsolePrinter:
 
     def __call__(self, method: Any, result: Any) -> None:
         if isinstance(method, SendMessage | EditMessageText | SendDocument | EditMessageReplyMarkup):
-            if not isinstance(result, Message) or result.chat.id != self.chat_id:
+            if not isinstance(result, Message):
+                return
+            if result.chat.id != self.chat_id:
+                self._elsewhere(method, result)
                 return
             if isinstance(method, SendDocument) and result.document:
                 self.out.write(f"bot> [file] {result.document.file_name} ({result.document.file_size} B)\n")
@@ -62,6 +65,18 @@ class ConsolePrinter:
                 self.out.write(f"{marker} {body}\n")
             self._print_buttons(result.reply_markup)
             self.out.flush()
+
+    def _elsewhere(self, method: Any, result: Message) -> None:
+        """A message to another user (a notice to a contact while acting as staff, say): shown
+        with its recipient, so one terminal follows both sides; `/user N` to answer as them."""
+        if isinstance(method, SendMessage):
+            body = plain(result.text).replace("\n", "\n     ")
+            self.out.write(f"bot → user {result.chat.id}> {body}\n")
+        elif isinstance(method, SendDocument) and result.document:
+            self.out.write(f"bot → user {result.chat.id}> [file] {result.document.file_name}\n")
+        else:
+            return
+        self.out.flush()
 
     def _save(self, file_id: str, file_name: str) -> Path | None:
         """Write a file the bot sent under files_dir; a name already taken by other content gets -2, -3..."""
