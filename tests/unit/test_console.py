@@ -99,5 +99,5 @@ async def test_every_file_the_bot_sends_is_saved_and_its_path_printed(tmp_path: 
 async def test_a_message_to_another_user_is_shown_with_its_recipient(tmp_path: Path) -> None:
     # acting as staff, the contact's notice appears too (without buttons: /user N to answer as them)
     chat, out, _ = _console(tmp_path)
-    await chat.bot.send_message(10001, "您的设立申报 SZJS-2026-0001 状态已更新：专家评审中", reply_markup=SUMMARY)
-    assert out.getvalue() == "bot → user 10001> 您的设立申报 SZJS-2026-0001 状态已更新：专家评审中\n"
+    await chat.bot.send_message(20002, "您的设立申报 SZJS-2026-0001 状态已更新：专家评审中", reply_markup=SUMMARY)
+    assert out.getvalue() == "bot → user 20002> 您的设立申报 SZJS-2026-0001 状态已更新：专家评审中\n"
