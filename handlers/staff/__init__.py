@@ -47,7 +47,10 @@ def staff_children() -> list[Router]:
 
     from handlers.staff import announce  # noqa: PLC0415
 
-    return [announce.build_router(), queue.build_router(), grants.build_router(), stations.build_router(), export.build_router()]
+    from handlers.staff import supervision  # noqa: PLC0415
+
+    return [announce.build_router(), queue.build_router(), grants.build_router(), stations.build_router(), export.build_router(),
+            supervision.build_router()]
 
 
 def build_router(*children: Router, name: str = "staff") -> Router:
