@@ -32,6 +32,7 @@ STAFF_ONLY_COMMANDS: list[str] = []
 STAFF_ONLY_COMMANDS += ["pending", "review"]  # handlers/staff/queue.py
 STAFF_ONLY_COMMANDS += ["staff", "stations", "export"]  # handlers/staff/grants.py, stations.py, export.py
 STAFF_ONLY_COMMANDS += ["announce", "objections", "holidays"]  # handlers/staff/announce.py
+STAFF_ONLY_COMMANDS += ["kpwindow"]  # handlers/staff/key_projects.py
 STAFF_ONLY_COMMANDS += ["supervision"]  # handlers/staff/supervision.py
 
 

@@ -47,10 +47,14 @@ def staff_children() -> list[Router]:
 
     from handlers.staff import announce  # noqa: PLC0415
 
+    from handlers.staff import extensions, key_projects  # noqa: PLC0415
+
+    decisions = [key_projects.build_router(), extensions.build_router()]
+
     from handlers.staff import supervision  # noqa: PLC0415
 
     return [announce.build_router(), queue.build_router(), grants.build_router(), stations.build_router(), export.build_router(),
-            supervision.build_router()]
+            supervision.build_router(), *decisions]
 
 
 def build_router(*children: Router, name: str = "staff") -> Router:

@@ -21,6 +21,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -45,6 +46,10 @@ PENDING_COMMAND = "pending"
 REVIEW_COMMAND = "review"
 COMMANDS = (PENDING_COMMAND, REVIEW_COMMAND)
 MESSAGE_LIMIT = 3500  # characters per message (Telegram allows 4096)
+
+# Further act buttons of an item, from the modules that own those acts (grading, extension and
+# deregistration decisions): each gets (lang, view) and returns (label, callback data) pairs.
+ITEM_BUTTONS: list[Callable[[str, review.ItemView], list[tuple[str, CallbackData]]]] = []
 
 
 class QueueSG(StatesGroup):
@@ -193,6 +198,9 @@ def _item_keyboard(lang: str, view: review.ItemView) -> InlineKeyboardMarkup:
     for action in view.actions:
         kb.button(text=t(lang, f"staff.review.act.{action}"),
                   callback_data=ReviewAct(id=view.id, action=action, state=view.status, step="a"))
+    for buttons in ITEM_BUTTONS:
+        for label, data in buttons(lang, view):
+            kb.button(text=label, callback_data=data)
     if view.has_personal:
         op = "open" if view.revealed else "reveal"
         kb.button(text=t(lang, f"staff.review.button.{op}"), callback_data=ItemAction(id=view.id, op=op))
