@@ -18,6 +18,7 @@ from bot.logging_setup import setup_logging
 from bot.services import staff
 from bot.settings import Settings, get_settings
 from bot.client import build_bot
+from bot.clock import OffsetClock
 from bot.wiring import build_dispatcher
 from scheduler.setup import build_scheduler
 from storage import db
@@ -76,12 +77,13 @@ async def run_console(settings: Settings) -> None:
     api = LocalBotApi()
     printer = ConsolePrinter(api, files_dir=console_files_dir(settings.database_url))
     bot = build_bot(settings, LocalSession(api, on_call=printer))
-    dp = build_dispatcher(settings)
-    scheduler = build_scheduler(bot, settings, in_bot=True)
+    clock = OffsetClock()  # `/date` moves it: the terminal chat only
+    dp = build_dispatcher(settings, clock=clock)
+    scheduler = build_scheduler(bot, settings, clock, in_bot=True)
     scheduler.start()
     try:
         await dp.emit_startup(bot=bot)
-        await ConsoleChat(bot, dp, api, printer, settings.default_language).run()
+        await ConsoleChat(bot, dp, api, printer, settings.default_language, clock=clock, tz=settings.tz).run()
         await dp.emit_shutdown(bot=bot)
     finally:
         scheduler.shutdown(wait=False)

@@ -45,6 +45,27 @@ class FixedClock:
         self.moment = moment.astimezone(UTC)
 
 
+@dataclass
+class OffsetClock:
+    """Another clock moved by a fixed offset: the terminal chat's `/date`, to walk through what
+    takes days (a 公示 of 5 working days, a filing deadline) on a local database. Only the terminal
+    chat builds one; a bot with a token always runs on `SystemClock`."""
+
+    base: Clock = field(default_factory=SystemClock)
+    offset: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return self.base.now() + self.offset
+
+    def move_to(self, day: date, tz: ZoneInfo) -> None:
+        """Make `day` today in `tz`, keeping the time of day."""
+        real = self.base.now().astimezone(tz)
+        self.offset = datetime.combine(day, real.timetz()) - real
+
+    def reset(self) -> None:
+        self.offset = timedelta(0)
+
+
 def local_now(clock: Clock, tz: ZoneInfo) -> datetime:
     return clock.now().astimezone(tz)
 

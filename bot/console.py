@@ -13,13 +13,16 @@ import asyncio
 import html
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendDocument, SendMessage
 from aiogram.types import InlineKeyboardMarkup, Message, User
 
+from bot.clock import OffsetClock
 from bot.i18n import t
 from bot.local_session import LocalBotApi
 
@@ -106,7 +109,10 @@ class ConsolePrinter:
 
 
 class ConsoleChat:
-    def __init__(self, bot: Bot, dp: Dispatcher, api: LocalBotApi, printer: ConsolePrinter, lang: str) -> None:
+    def __init__(self, bot: Bot, dp: Dispatcher, api: LocalBotApi, printer: ConsolePrinter, lang: str, *,
+                 clock: OffsetClock | None = None, tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> None:
+        self.clock = clock
+        self.tz = tz
         self.bot = bot
         self.dp = dp
         self.api = api
@@ -127,6 +133,8 @@ class ConsoleChat:
             return False
         if line.startswith("/user "):
             return self._switch_user(line.removeprefix("/user ").strip())
+        if line == "/date" or line.startswith("/date "):
+            return self._move_date(line.removeprefix("/date").strip())
         if line.startswith("/file "):
             return await self._send_file(line.removeprefix("/file ").strip())
         button = BUTTON.fullmatch(line)
@@ -144,6 +152,25 @@ class ConsoleChat:
         self.user = self._user(int(raw))
         self.printer.chat_id = self.user.id
         self.printer.out.write(f"     (user {self.user.id})\n")
+        return True
+
+    def _move_date(self, raw: str) -> bool:
+        """`/date 2026-12-20` makes that day today for the bot and its scheduler; `/date now` the
+        real day again; `/date` says which day it is."""
+        if self.clock is None:
+            self.printer.out.write("     (this terminal has no movable clock)\n")
+            return True
+        if raw == "now":
+            self.clock.reset()
+        elif raw:
+            try:
+                self.clock.move_to(date.fromisoformat(raw), self.tz)
+            except ValueError:
+                self.printer.out.write("     /date YYYY-MM-DD | /date now\n")
+                return True
+        today = self.clock.now().astimezone(self.tz)
+        moved = " (moved)" if self.clock.offset else ""
+        self.printer.out.write(f"     (today is {today:%Y-%m-%d %H:%M} {self.tz.key}{moved})\n")
         return True
 
     async def _press(self, number: int) -> bool:

@@ -101,3 +101,24 @@ async def test_a_message_to_another_user_is_shown_with_its_recipient(tmp_path: P
     chat, out, _ = _console(tmp_path)
     await chat.bot.send_message(20002, "您的设立申报 SZJS-2026-0001 状态已更新：专家评审中", reply_markup=SUMMARY)
     assert out.getvalue() == "bot → user 20002> 您的设立申报 SZJS-2026-0001 状态已更新：专家评审中\n"
+
+
+async def test_date_moves_the_terminals_clock_and_now_brings_it_back(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.clock import FixedClock, OffsetClock, local_today
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    clock = OffsetClock(base=FixedClock(datetime(2026, 12, 4, 22, 30, tzinfo=UTC)))  # 06:30 on the 5th there
+    chat, out, got = _console(tmp_path)
+    chat.clock, chat.tz = clock, shanghai
+    await chat.handle_line("/date 2026-12-21")
+    assert local_today(clock, shanghai) == date(2026, 12, 21)
+    assert clock.now() == datetime(2026, 12, 20, 22, 30, tzinfo=UTC)  # the time of day is kept
+    assert "(today is 2026-12-21 06:30 Asia/Shanghai (moved))" in out.getvalue()
+    await chat.handle_line("/date 21 December")
+    assert "/date YYYY-MM-DD" in out.getvalue() and local_today(clock, shanghai) == date(2026, 12, 21)
+    await chat.handle_line("/date now")
+    assert local_today(clock, shanghai) == date(2026, 12, 5)
+    assert got == []  # none of it reached the bot
