@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -29,8 +29,10 @@ from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
 from bot.i18n import has_text, t
 from bot.rules.lifecycle import STAMPED_FORM, SUBMISSION_KINDS, Actor, lifecycle_of
+from bot.services import supervision
 from bot.services.forms import LOOKUP, PrintedForm, print_form
 from bot.settings import Settings
+from storage import announcements
 from storage import review as store
 from storage import stamped_forms
 from storage.models import Station, StationState, Submission
@@ -65,10 +67,21 @@ class ExtraQueue:
 
     label_key: str
     command: str
-    count: Callable[[], Awaitable[int]]
+    count: Callable[[date], Awaitable[int]]  # given today in the bureau's zone
 
 
-EXTRA_QUEUES: list[ExtraQueue] = []
+async def _pending_objections(today: date) -> int:
+    return len(await announcements.pending_objections())
+
+
+async def _revocation_candidates(today: date) -> int:
+    return len(await supervision.candidates(today))
+
+
+EXTRA_QUEUES: list[ExtraQueue] = [
+    ExtraQueue("staff.queue.objections", "objections", _pending_objections),
+    ExtraQueue("staff.queue.revocation_candidates", "supervision", _revocation_candidates),
+]
 
 
 def review_queues() -> list[tuple[str, str]]:
@@ -86,10 +99,10 @@ def review_queues() -> list[tuple[str, str]]:
     return queues
 
 
-async def queues() -> tuple[list[Queue], list[tuple[ExtraQueue, int]]]:
+async def queues(today: date) -> tuple[list[Queue], list[tuple[ExtraQueue, int]]]:
     counts = await store.queue_counts(review_queues())
     submission_queues = [Queue(kind, status, counts[(kind, status)]) for kind, status in review_queues()]
-    extra = [(queue, await queue.count()) for queue in EXTRA_QUEUES]
+    extra = [(queue, await queue.count(today)) for queue in EXTRA_QUEUES]
     return submission_queues, extra
 
 

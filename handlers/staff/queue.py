@@ -36,7 +36,7 @@ from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.kbd import Back, Cancel, Column, ScrollingGroup, Select
 from aiogram_dialog.widgets.text import Format
 
-from bot.clock import Clock
+from bot.clock import Clock, local_today
 from bot.i18n import t
 from bot.services import review
 from bot.settings import Settings
@@ -89,7 +89,8 @@ def _queue_label(lang: str, kind: str, status: str) -> str:
 
 async def queues_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     lang = _lang(dialog_manager)
-    submission_queues, extra = await review.queues()
+    data = dialog_manager.middleware_data
+    submission_queues, extra = await review.queues(local_today(data["clock"], data["settings"].tz))
     lines = [t(lang, "staff.queue.title")]
     buttons = []
     for queue in submission_queues:

@@ -162,6 +162,9 @@ async def test_a_founded_objection_rejects_the_item(chat: Chat) -> None:
                for t in staff_notice)
 
     staff = chat.as_user(STAFF_ID)
+    # /pending counts it among the queues and names the command that opens it
+    pending = chat.texts(await chat.send("/pending", user=staff))
+    assert any("· 待处理的公示异议（1）：发送 /objections" in t for t in pending)
     listed = chat.texts(await chat.send("/objections", user=staff))
     assert any("该单位指导教师证书系伪造" in t for t in listed)
     texts = chat.texts(await chat.press("异议成立", user=staff))

@@ -95,6 +95,9 @@ async def test_supervision_lists_the_candidates_from_the_day_after_six_months(db
     assert f"• 精密模具技师工作站（工作站ID {station.id}，年度备案逾期）：2026年度未备案，应于 2027-02-28前备案，自 2027-08-29 起列入" in listing
     [card] = chat.texts(await chat.press("精密模具", user=staff))
     assert "⚠️ 待撤销：2026年度未备案" in card and "牌匾交回：—" in card
+    # /pending counts the candidates among the queues and names the command that lists them
+    pending = chat.texts(await chat.send("/pending", user=staff))
+    assert any("· 撤销候选工作站（备案逾期超过6个月）（1）：发送 /supervision" in t for t in pending)
 
 
 async def test_revoke_with_ground_reason_and_confirmation_tells_the_contacts(db: str, staff: object) -> None:
