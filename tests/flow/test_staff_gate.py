@@ -78,3 +78,51 @@ async def test_staff_still_reach_everything_else(chat: Chat) -> None:
     # the branch takes only what it handles: /status and the forms go on for staff too
     texts = chat.texts(await chat.send("/declare", user=chat.as_user(STAFF_ID)))
     assert any("请输入申办单位名称" in t for t in texts)
+
+
+# -- the whole branch as it ships: every staff command and every staff button × every role ---------
+
+def _staff_callback_prefixes() -> set[str]:
+    """Every CallbackData prefix the staff handlers define (imported through the real routers)."""
+    from aiogram.filters.callback_data import CallbackData
+
+    import handlers.staff as branch
+
+    branch.build_router(*branch.staff_children())  # imports every staff module
+    found, todo = set(), list(CallbackData.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        prefix = getattr(cls, "__prefix__", "")
+        if cls.__module__.startswith("handlers.staff"):
+            found.add(prefix)
+    return found
+
+
+async def test_every_staff_command_and_button_is_refused_to_everyone_but_staff(db: str) -> None:
+    from storage.models import BotUser, Contact, Station, StationState, Unit, UnitType
+
+    chat = Chat(make_settings(db, admin_ids=frozenset({5559002})))
+    unit = await Unit.create(name="甲公司", uscc="91440300MA5F00009X", unit_type=UnitType.ENTERPRISE)
+    station = await Station.create(unit=unit, name="甲技师工作站", mode="self", state=StationState.ACTIVE)
+    contact, _ = await BotUser.get_or_create(id=7002)
+    await Contact.create(user=contact, station=station, role="applicant")
+    outsiders = {"nobody": chat.as_user(7001), "contact of a station": chat.as_user(7002)}
+    insiders = {"staff": chat.as_user(STAFF_ID), "admin": chat.as_user(5559002)}
+    assert commands.STAFF_ONLY_COMMANDS, "the staff branch ships commands"
+    for command in commands.STAFF_ONLY_COMMANDS:
+        for role, user in outsiders.items():
+            assert chat.texts(await chat.send(f"/{command}", user=user)) == [REFUSED], (command, role)
+        for role, user in insiders.items():
+            assert REFUSED not in chat.texts(await chat.send(f"/{command}", user=user)), (command, role)
+    prefixes = _staff_callback_prefixes()
+    assert len(prefixes) >= 5 and all(p.startswith(handlers.staff.STAFF_PREFIX) for p in prefixes), prefixes
+    for role, user in outsiders.items():
+        await chat.send("/start", user=user)
+        message = chat.last_with_buttons(user)
+        for prefix in sorted(prefixes):
+            assert alerts(await chat.press_data(f"{prefix}:1:2:3", user=user, message=message)) == [REFUSED], (prefix, role)
+    # nothing was written on their behalf
+    from storage.models import AuditLog
+
+    assert not await AuditLog.filter(actor_id__in=[7001, 7002]).exists()
