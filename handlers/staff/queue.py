@@ -149,7 +149,7 @@ def queue_dialog() -> Dialog:
             Format("{title}"),
             ScrollingGroup(
                 Select(Format("{item[1]}"), id="i", item_id_getter=lambda x: x[0], items="items", on_click=on_item),
-                id="page", width=1, height=8,
+                id="page", width=1, height=8, hide_on_single_page=True,
             ),
             Back(Format("{back}")),
             getter=items_getter,
