@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import html
 from datetime import date
+from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram_dialog import DialogManager
 
 from bot.clock import Clock, local_today
 from bot.i18n import t
@@ -25,6 +28,7 @@ from bot.rules.working_days import ArrangementError, Window, library_knows
 from bot.services import announcements as service
 from bot.settings import Settings
 from handlers.announcements import announcement_text, item_line
+from handlers.staff.calendar import date_picker_dialog
 from storage import announcements as store
 from storage.models import AnnouncementKind
 
@@ -68,14 +72,19 @@ async def announce(message: Message, command: CommandObject, lang: str, clock: C
     if words and words[0].lower() in ("key", "key_project", "项目"):
         kind = AnnouncementKind.KEY_PROJECT
         words = words[1:]
-    today = local_today(clock, settings.tz)
-    starts_on = today
+    starts_on = local_today(clock, settings.tz)
     if words:
         parsed = _parse_day(words[0])
         if parsed is None:
             await message.answer(t(lang, "staff.announce.bad_date"))
             return
         starts_on = parsed
+    await _preview(message, lang, kind, starts_on, clock, settings)
+
+
+async def _preview(message: Message, lang: str, kind: AnnouncementKind, starts_on: date, clock: Clock,
+                   settings: Settings) -> None:
+    today = local_today(clock, settings.tz)
     shown = await service.preview(kind, starts_on, clock, settings)
     markup = None
     lines = [t(lang, f"staff.announce.title.{kind.value}")]
@@ -96,6 +105,9 @@ async def announce(message: Message, command: CommandObject, lang: str, clock: C
                 text=t(lang, "staff.announce.publish_button", count=len(shown.items)),
                 callback_data=StaffAnnounce(action="publish", kind=kind.value, day=starts_on.strftime("%Y%m%d")).pack(),
             )]])
+        pick = InlineKeyboardButton(text=t(lang, "staff.announce.pick_button"),
+                                    callback_data=StaffAnnounce(action="pick", kind=kind.value).pack())
+        markup = InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), [pick]])
     await message.answer("\n".join(lines), reply_markup=markup)
     await _undecided(message, lang, today)
 
@@ -117,9 +129,16 @@ async def _undecided(message: Message, lang: str, today: date) -> None:
 
 
 async def on_announce(query: CallbackQuery, callback_data: StaffAnnounce, lang: str, clock: Clock,
-                      settings: Settings) -> None:
+                      settings: Settings, dialog_manager: DialogManager) -> None:
     await query.answer()
     if query.message is None:
+        return
+    if callback_data.action == "pick":
+        try:
+            kind = AnnouncementKind(callback_data.kind)
+        except ValueError:
+            return
+        await dialog_manager.start(AnnounceStartSG.pick, data={"kind": kind.value})
         return
     if callback_data.action == "publish":
         try:
@@ -221,8 +240,21 @@ async def holidays(message: Message, command: CommandObject, lang: str) -> None:
                            workdays=entered.workdays))
 
 
+class AnnounceStartSG(StatesGroup):
+    pick = State()
+
+
+async def on_start_picked(query: CallbackQuery, manager: DialogManager, day: date, start_data: Any) -> None:
+    """The start picked on the calendar: the same preview as `/announce YYYY-MM-DD`."""
+    data = manager.middleware_data
+    kind = AnnouncementKind((start_data or {}).get("kind", AnnouncementKind.ESTABLISHMENT.value))
+    if isinstance(query.message, Message):
+        await _preview(query.message, data.get("lang", "zh"), kind, day, data["clock"], data["settings"])
+
+
 def build_router() -> Router:
     router = Router(name="staff-announce")
+    router.include_router(date_picker_dialog(AnnounceStartSG.pick, "staff.announce.pick_title", on_start_picked))
     router.message.register(announce, Command(ANNOUNCE_COMMAND))
     router.message.register(objections, Command(OBJECTIONS_COMMAND))
     router.message.register(holidays, Command(HOLIDAYS_COMMAND))

@@ -289,3 +289,25 @@ async def test_two_objections_the_item_goes_on_only_when_both_are_dismissed_and_
     texts = chat.texts(await chat.press("异议不成立", user=staff))
     assert "继续办理" in texts[0]
     assert await status_of(submission) == SubmissionStatus.OBJECTION_DISMISSED
+
+
+async def test_the_start_may_be_picked_on_a_calendar_that_opens_on_the_bureaus_today(chat: Chat) -> None:
+    from aiogram_dialog.widgets.kbd.calendar_kbd import raw_from_date
+
+    await passed_review()
+    staff = chat.as_user(STAFF_ID)
+    await chat.send("/announce", user=staff)
+    texts = chat.texts(await chat.press("在日历上选择开始日期", user=staff))
+    assert texts[-1].startswith("请选择公示开始日期")
+    buttons = chat.buttons(staff)
+    # the clock's month (February 2026, not the machine's), in Chinese, week starting on Monday
+    assert "🗓 2026年2月" in buttons and buttons[1:8] == ["一", "二", "三", "四", "五", "六", "日"]
+    markup = chat.last_with_buttons(staff).reply_markup
+    day = next(b.callback_data for row in markup.inline_keyboard for b in row
+               if b.callback_data and b.callback_data.endswith(f":{raw_from_date(date(2026, 2, 26))}"))
+    texts = chat.texts(await chat.press_data(day, user=staff))
+    # the same preview as /announce 2026-02-26: five working days, Saturday 28 February a make-up one
+    assert "公示期：2026-02-26 至 2026-03-03" in texts[-1]
+    await chat.press("发布公示", user=staff)
+    announcement = await Announcement.get()
+    assert (announcement.starts_on, announcement.ends_on) == (date(2026, 2, 26), date(2026, 3, 3))
