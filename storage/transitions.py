@@ -60,6 +60,7 @@ __all__ = [
 NOTICE_KIND = "status_change"
 TEXT_KEY = "notice.status_change"
 TEXT_KEY_WITH_REASON = "notice.status_change_reason"
+TEXT_KEY_WITH_NOTE = "notice.status_change_note"
 
 # subject -> (model, state column)
 SUBJECTS: dict[str, tuple[type[Model], str]] = {
@@ -311,7 +312,9 @@ async def _notify(
     }
     text_key = TEXT_KEY
     if reason.strip():
-        text_key = TEXT_KEY_WITH_REASON
+        # A reason the act requires (a refusal's grounds) reads "原因"; a remark it merely allows
+        # (the experts' comment on a pass) reads "说明".
+        text_key = TEXT_KEY_WITH_REASON if transition.reason_required else TEXT_KEY_WITH_NOTE
         params["reason"] = reason.strip()
     queued = []
     for recipient in sorted(await _recipients(row) - {actor_id}):

@@ -107,7 +107,7 @@ async def test_pending_then_accept_then_expert_pass_and_the_contact_is_told(chat
     assert any("说明：专家组一致认为具备设立条件" in t for t in seen)
     assert (await Submission.get(id=submission.id)).status == SubmissionStatus.APPROVED
     assert await contact_texts(chat) == [
-        "🔔 设立申报 SZJS-2026-0001：评审通过。\n原因：专家组一致认为具备设立条件\n发送 /status 查看。"
+        "🔔 设立申报 SZJS-2026-0001：评审通过。\n说明：专家组一致认为具备设立条件\n发送 /status 查看。"
     ]
     rows = await StatusTransition.filter(subject_type="submission", subject_id=submission.id).order_by("id")
     assert [(r.action, r.actor_id, r.reason) for r in rows[1:]] == [
