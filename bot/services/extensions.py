@@ -71,8 +71,10 @@ async def _obligation(station_id: int, year: int, now: datetime) -> FilingObliga
 
 
 async def approve_extension(submission_id: int, months: int, *, staff_id: int, expected_state: str, reason: str,
-                            now: datetime) -> Decision:
-    """R11: approve `months` of extension (the filing is then due at their end)."""
+                            now: datetime, today: date | None = None) -> Decision:
+    """R11: approve `months` of extension (the filing is then due at their end). A station that was
+    overdue only for this year's filing is in good standing again once the new date is ahead
+    (`today`: the bureau's date)."""
     submission = await _submission(submission_id, SubmissionKind.EXTENSION)
     if submission is None:
         return Decision(False, code="unknown")
@@ -97,11 +99,24 @@ async def approve_extension(submission_id: int, months: int, *, staff_id: int, e
                                        expected_state=str(obligation.state.value))
             except TransitionRefused as refused:
                 raise _FilingRefused(refused) from None
+            if today is not None and due_on >= today:
+                await _reinstate_if_only_this_was_overdue(submission.station_id, obligation.id, staff_id, reason, now)
     except TransitionRefused as refused:
         return _refused(await _submission(submission_id, SubmissionKind.EXTENSION), refused)
     except _FilingRefused as filing:
         return Decision(False, reference, str(submission.status.value), "filing_not_extendable")
     return Decision(True, reference, result.to_state, None, due_on, len(result.notified))
+
+
+async def _reinstate_if_only_this_was_overdue(station_id: int, obligation_id: int, staff_id: int, reason: str,
+                                              now: datetime) -> None:
+    station = await Station.get(id=station_id)
+    if station.state not in (StationState.OVERDUE, StationState.REVOCATION_CANDIDATE):
+        return
+    if await FilingObligation.filter(station_id=station_id, state=FilingState.OVERDUE).exclude(id=obligation_id).exists():
+        return  # another year is still overdue
+    await apply_transition("station", station_id, "reinstate", actor_id=staff_id, actor=Actor.STAFF, now=now,
+                           reason=reason.strip(), expected_state=str(station.state.value))
 
 
 class _FilingRefused(Exception):

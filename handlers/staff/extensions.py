@@ -169,7 +169,7 @@ async def on_decision(query: CallbackQuery, callback_data: DecisionAct, lang: st
     now = clock.now()
     if data.op == EXTENSION_APPROVE:
         outcome = await service.approve_extension(data.id, data.months, staff_id=chat_id, expected_state=data.state,
-                                                  reason=reason, now=now)
+                                                  reason=reason, now=now, today=local_today(clock, settings.tz))
     elif data.op == EXTENSION_REFUSE:
         outcome = await service.refuse_extension(data.id, staff_id=chat_id, expected_state=data.state, reason=reason, now=now)
     elif data.op == DEREGISTRATION_APPROVE:

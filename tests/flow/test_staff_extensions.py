@@ -237,3 +237,33 @@ async def test_nobody_but_staff_decides(chat: Chat) -> None:
             calls = await chat.press_data(data, user=chat.user, message=message)
             assert [c.text for c in calls if isinstance(c, AnswerCallbackQuery)] == [REFUSED] and not chat.texts(calls)
     assert (await Submission.get(id=request.id)).status == SubmissionStatus.SUBMITTED
+
+
+async def _overdue_request(months: int) -> Submission:
+    """NOW is 27 November 2026: the 2025 filing was due on 28 February 2026; filing and station overdue."""
+    request = await extension_request(months)
+    filing = await FilingObligation.get(station_id=request.station_id, year=2025)
+    await apply_transition("filing", filing.id, "mark_overdue", actor_id=None, actor=Actor.SYSTEM, now=NOW,
+                           expected_state="due")
+    await apply_transition("station", request.station_id, "mark_overdue", actor_id=None, actor=Actor.SYSTEM, now=NOW,
+                           expected_state="active")
+    return request
+
+
+@pytest.mark.parametrize(("months", "reason", "state"), [
+    (6, "", StationState.OVERDUE),  # 31 August 2026 is already past: still overdue
+    (12, "疫情停产一年，已提供证明", StationState.ACTIVE),  # 28 February 2027 is ahead: in good standing again
+])
+async def test_an_overdue_station_is_current_again_only_when_the_extended_date_is_ahead(
+    db: str, months: int, reason: str, state: StationState
+) -> None:
+    from bot.services import extensions
+
+    request = await _overdue_request(months)
+    outcome = await extensions.approve_extension(request.id, months, staff_id=STAFF_ID, expected_state="submitted",
+                                                 reason=reason, now=NOW, today=date(2026, 11, 27))
+    assert outcome.ok, outcome
+    assert (await Station.get(id=request.station_id)).state == state
+    reinstated = await StatusTransition.filter(subject_type="station", subject_id=request.station_id,
+                                               action="reinstate").count()
+    assert reinstated == (1 if state == StationState.ACTIVE else 0)
