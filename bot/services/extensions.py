@@ -142,10 +142,23 @@ async def _simple(kind: SubmissionKind, submission_id: int, action: str, staff_i
                 reason=reason.strip(), changes={"decided_at": now}, expected_state=expected_state,
             )
             if station_action is not None and submission.station_id is not None:
-                await _station_follows(submission.station_id, station_action, staff_id, reason, now, station_changes)
+                try:
+                    await _station_follows(submission.station_id, station_action, staff_id, reason, now,
+                                           station_changes)
+                except TransitionRefused as refused:
+                    raise _StationRefused(refused) from None
     except TransitionRefused as refused:
         return _refused(await _submission(submission_id, kind), refused)
+    except _StationRefused as station:
+        # the request is still open; the station is in a state the decision cannot move (revoked, say)
+        return Decision(False, reference, station.refused.current or "", "station_cannot_follow")
     return Decision(True, reference, result.to_state, None, None, len(result.notified))
+
+
+class _StationRefused(Exception):
+    def __init__(self, refused: TransitionRefused) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
 
 
 async def _station_follows(station_id: int, action: str, staff_id: int, reason: str, now: datetime,

@@ -190,6 +190,9 @@ async def on_decision(query: CallbackQuery, callback_data: DecisionAct, lang: st
     if outcome.code in ("stale", "not_allowed"):
         status = t(lang, f"submission_status.{outcome.status}") if outcome.status else "—"
         message = t(lang, "staff.review.refused.stale", reference=reference, status=status)
+    elif outcome.code == "station_cannot_follow":
+        message = t(lang, "staff.decide.refused.station_cannot_follow", reference=reference,
+                    state=t(lang, f"station_state.{outcome.status}") if outcome.status else "—")
     elif outcome.code in ("reason_required", "filing_not_extendable", "bad_months", "no_filing"):
         message = t(lang, f"staff.decide.refused.{outcome.code}", reference=reference, normal=NORMAL_EXTENSION_MONTHS)
     else:

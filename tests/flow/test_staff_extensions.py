@@ -267,3 +267,16 @@ async def test_an_overdue_station_is_current_again_only_when_the_extended_date_i
     reinstated = await StatusTransition.filter(subject_type="station", subject_id=request.station_id,
                                                action="reinstate").count()
     assert reinstated == (1 if state == StationState.ACTIVE else 0)
+
+
+async def test_a_deregistration_the_station_cannot_follow_is_said_so_and_stays_open(chat: Chat) -> None:
+    request = await deregistration_request()
+    # meanwhile the bureau revoked the station (九): a revoked station cannot be deregistered
+    await apply_transition("station", request.station_id, "revoke", actor_id=STAFF_ID, actor=Actor.STAFF, now=NOW,
+                           reason="无法正常经营", expected_state="deregistration_requested")
+    await chat.send("/review SZZX-2026-0001", user=staff(chat))
+    await chat.press("批准注销", user=staff(chat))
+    texts = await confirm(chat)
+    assert any("SZZX-2026-0001：工作站当前状态为“已撤销”，不能按此决定变更，本次未执行，申请仍待处理。" in t for t in texts), texts
+    assert (await Submission.get(id=request.id)).status == SubmissionStatus.SUBMITTED  # rolled back, still open
+    assert (await Station.get(id=request.station_id)).state == StationState.REVOKED
