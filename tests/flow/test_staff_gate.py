@@ -89,10 +89,10 @@ def _staff_callback_prefixes() -> set[str]:
     import handlers.staff as branch
 
     branch.build_router(*branch.staff_children())  # imports every staff module
-    found, todo = set(), list(CallbackData.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
+    found, pending = set(), list(CallbackData.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
         prefix = getattr(cls, "__prefix__", "")
         if cls.__module__.startswith("handlers.staff"):
             found.add(prefix)
