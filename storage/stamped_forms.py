@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from bot.rules.lifecycle import STAMPED_FORM
 from storage import outbox
+from storage.submissions import document_row
 from storage.models import Contact, Document, Submission, SubmissionKind, SubmissionStatus
 
 NOTICE_KIND = "stamped_form"
@@ -73,18 +74,9 @@ async def store(
         row = await Submission.filter(id=submission_id, kind=SubmissionKind.ESTABLISHMENT).first()
         if row is None or SubmissionStatus(row.status).value not in accepted_states or not await _acts_for(row, user_id):
             return None
-        document = await Document.create(
-            submission_id=row.id,
-            station_id=row.station_id,
-            kind=STAMPED_FORM,
-            file_id=file["file_id"],
-            file_unique_id=file["file_unique_id"],
-            file_name=file.get("file_name", ""),
-            file_size=file.get("file_size"),
-            mime_type=file.get("mime_type", ""),
-            uploaded_by=user_id,
-            created_at=now,  # the caller's clock, like every other timestamp of the act
-        )
+        document = document_row(file, submission_id=row.id, station_id=row.station_id, kind=STAMPED_FORM,
+                                uploaded_by=user_id, created_at=now)  # the caller's clock, like the act's
+        await document.save()
         version = await Document.filter(submission_id=row.id, kind=STAMPED_FORM, id__lte=document.id).count()
         params = {**notice_params, "reference": row.reference or "", "version": version}
         for staff_id in sorted(set(staff_recipients)):

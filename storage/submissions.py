@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -20,7 +20,6 @@ from storage.models import (
     Document,
     EstablishmentMode,
     ReferenceCounter,
-    Staff,
     Station,
     StationState,
     StatusTransition,
@@ -249,22 +248,29 @@ def _documents(docs: dict[str, list[dict[str, Any]]], submission_id: int, statio
     rows = []
     for slot, files in docs.items():
         kind, _, item = slot.partition(":")
-        for f in files:
-            rows.append(
-                Document(
-                    submission_id=submission_id,
-                    station_id=station_id,
-                    kind=kind,
-                    item=item,
-                    file_id=f["file_id"],
-                    file_unique_id=f["file_unique_id"],
-                    file_name=f.get("file_name", ""),
-                    file_size=f.get("file_size"),
-                    mime_type=f.get("mime_type", ""),
-                    uploaded_by=user_id,
-                )
-            )
+        rows += [document_row(f, submission_id=submission_id, station_id=station_id, kind=kind, item=item,
+                              uploaded_by=user_id) for f in files]
     return rows
+
+
+def document_row(file: dict[str, Any], *, submission_id: int, station_id: int | None, kind: str, uploaded_by: int,
+                 item: str = "", created_at: datetime | None = None) -> Document:
+    """A Document (not yet saved) for a file as the engine keeps it (`Upload.as_dict()`): ids only."""
+    row = Document(
+        submission_id=submission_id,
+        station_id=station_id,
+        kind=kind,
+        item=item,
+        file_id=file["file_id"],
+        file_unique_id=file["file_unique_id"],
+        file_name=file.get("file_name", ""),
+        file_size=file.get("file_size"),
+        mime_type=file.get("mime_type", ""),
+        uploaded_by=uploaded_by,
+    )
+    if created_at is not None:
+        row.created_at = created_at
+    return row
 
 
 async def latest_submitted(user_id: int, kind: SubmissionKind) -> Submission | None:

@@ -806,7 +806,6 @@ class FormSession:
         draft = self.answers.get(ITEM)
         if draft is not None:
             sub = self._current_subfield(f)
-            subs = self._visible_subfields(f)
             lines = [*head, self.progress(f), "", self.tr(f"form.{self.form.id}.{f.id}.{sub.id}.q")]
             stored = draft["values"].get(sub.id)
             buttons: list[list[Button]] = []

@@ -98,12 +98,12 @@ async def approve_extension(submission_id: int, months: int, *, staff_id: int, e
                                        reason=reason.strip(), changes={"extended_due_on": due_on},
                                        expected_state=str(obligation.state.value))
             except TransitionRefused as refused:
-                raise _FilingRefused(refused) from None
+                raise _FollowerRefused(refused) from None
             if today is not None and due_on >= today:
                 await _reinstate_if_only_this_was_overdue(submission.station_id, obligation.id, staff_id, reason, now)
     except TransitionRefused as refused:
         return _refused(await _submission(submission_id, SubmissionKind.EXTENSION), refused)
-    except _FilingRefused as filing:
+    except _FollowerRefused:
         return Decision(False, reference, str(submission.status.value), "filing_not_extendable")
     return Decision(True, reference, result.to_state, None, due_on, len(result.notified))
 
@@ -119,7 +119,10 @@ async def _reinstate_if_only_this_was_overdue(station_id: int, obligation_id: in
                            reason=reason.strip(), expected_state=str(station.state.value))
 
 
-class _FilingRefused(Exception):
+class _FollowerRefused(Exception):
+    """What follows a decision in the same transaction (the filing obligation, the station) refused
+    to move: the whole decision is rolled back and said as such, not as a stale button."""
+
     def __init__(self, refused: TransitionRefused) -> None:
         super().__init__(str(refused))
         self.refused = refused
@@ -146,19 +149,14 @@ async def _simple(kind: SubmissionKind, submission_id: int, action: str, staff_i
                     await _station_follows(submission.station_id, station_action, staff_id, reason, now,
                                            station_changes)
                 except TransitionRefused as refused:
-                    raise _StationRefused(refused) from None
+                    raise _FollowerRefused(refused) from None
     except TransitionRefused as refused:
         return _refused(await _submission(submission_id, kind), refused)
-    except _StationRefused as station:
+    except _FollowerRefused as station:
         # the request is still open; the station is in a state the decision cannot move (revoked, say)
         return Decision(False, reference, station.refused.current or "", "station_cannot_follow")
     return Decision(True, reference, result.to_state, None, None, len(result.notified))
 
-
-class _StationRefused(Exception):
-    def __init__(self, refused: TransitionRefused) -> None:
-        super().__init__(str(refused))
-        self.refused = refused
 
 
 async def _station_follows(station_id: int, action: str, staff_id: int, reason: str, now: datetime,

@@ -21,7 +21,6 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
@@ -39,6 +38,7 @@ from bot.services import extensions as service
 from bot.services.review import ItemView
 from bot.settings import Settings
 from handlers.staff import queue
+from handlers.staff.confirm import confirm_keyboard, confirm_text, drop_pending, keep_text, take_text
 from storage.models import FilingObligation, Submission
 
 EXTENSION_APPROVE, EXTENSION_REFUSE = "xa", "xr"
@@ -56,6 +56,11 @@ class DecisionAct(CallbackData, prefix="staff_dec"):
 
 class DecisionTextSG(StatesGroup):
     text = State()
+
+
+# Where a typed reason waits in the FSM data (handlers/staff/confirm.py).
+PENDING_KEY = "decision_pending"
+TEXTS_KEY = "decision_texts"
 
 
 def item_buttons(lang: str, view: ItemView) -> list[tuple[str, CallbackData]]:
@@ -88,20 +93,13 @@ async def _confirm(bot: Bot, chat_id: int, lang: str, data: DecisionAct, referen
     if data.op == EXTENSION_APPROVE:
         _, current = await _due_now(row)
         due = extended_due_on(current, data.months).isoformat()
-    lines = [t(lang, "staff.review.confirm", act=_act_name(lang, data, due), reference=reference)]
-    if text:
-        lines.append(t(lang, "staff.review.confirm_text", text=escape(text)))
-    lines.append(t(lang, "staff.review.irreversible"))
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t(lang, "staff.review.button.confirm"), callback_data=data.model_copy(update={"step": "y"}))
-    kb.button(text=t(lang, "staff.review.button.cancel"), callback_data=data.model_copy(update={"step": "n"}))
-    kb.adjust(2)
-    await bot.send_message(chat_id, "\n".join(lines), reply_markup=kb.as_markup())
+    await bot.send_message(chat_id, confirm_text(lang, _act_name(lang, data, due), reference, text),
+                           reply_markup=confirm_keyboard(lang, data))
 
 
 async def _ask_text(bot: Bot, chat_id: int, lang: str, data: DecisionAct, reference: str, state: FSMContext) -> None:
     await state.set_state(DecisionTextSG.text)
-    await state.update_data(decision_pending=data.pack())
+    await state.update_data({PENDING_KEY: data.pack()})
     kb = InlineKeyboardBuilder()
     kb.button(text=t(lang, "staff.review.button.cancel"), callback_data=data.model_copy(update={"step": "n"}))
     key = "staff.decide.ask_text.xa" if data.op == EXTENSION_APPROVE else f"staff.decide.ask_text.{data.op}"
@@ -132,9 +130,9 @@ async def on_decision(query: CallbackQuery, callback_data: DecisionAct, lang: st
     chat_id = query.from_user.id
     data = callback_data
     if data.step == "n":
-        texts = dict((await state.get_data()).get("decision_texts", {}))
+        texts = dict((await state.get_data()).get(TEXTS_KEY, {}))
         texts.pop(_key(data), None)
-        await state.update_data(decision_texts=texts, decision_pending=None)
+        await state.update_data({TEXTS_KEY: texts, PENDING_KEY: None})
         if await state.get_state() == DecisionTextSG.text.state:
             await state.set_state(None)
         await query.answer(t(lang, "staff.review.cancelled"))
@@ -164,7 +162,7 @@ async def on_decision(query: CallbackQuery, callback_data: DecisionAct, lang: st
             await _confirm(bot, chat_id, lang, data, reference, row, "")
         return
     # step "y": the decision itself
-    texts = dict((await state.get_data()).get("decision_texts", {}))
+    texts = dict((await state.get_data()).get(TEXTS_KEY, {}))
     reason = texts.pop(_key(data), "")
     now = clock.now()
     if data.op == EXTENSION_APPROVE:
@@ -179,7 +177,7 @@ async def on_decision(query: CallbackQuery, callback_data: DecisionAct, lang: st
         outcome = await service.refuse_deregistration(data.id, staff_id=chat_id, expected_state=data.state,
                                                       reason=reason, now=now)
     if outcome.ok:
-        await state.update_data(decision_texts=texts)
+        await state.update_data({TEXTS_KEY: texts})
         if isinstance(query.message, Message):
             await query.message.edit_reply_markup(reply_markup=None)
         due = outcome.due_on.isoformat() if outcome.due_on else None
@@ -201,31 +199,21 @@ async def on_decision(query: CallbackQuery, callback_data: DecisionAct, lang: st
 
 
 async def on_text(message: Message, lang: str, bot: Bot, state: FSMContext) -> None:
-    data = await state.get_data()
-    packed = data.get("decision_pending")
-    text = (message.text or "").strip()
-    if not packed:
-        await state.set_state(None)
+    taken = await take_text(message, lang, state, pending_key=PENDING_KEY)
+    if taken is None:
         return
-    if not text:
-        await message.answer(t(lang, "staff.review.text_expected"))
-        return
+    packed, text = taken
     act = DecisionAct.unpack(packed)
-    texts = dict(data.get("decision_texts", {}))
-    texts[_key(act)] = text[:1000]
-    await state.update_data(decision_texts=texts, decision_pending=None)
-    await state.set_state(None)
+    await keep_text(state, pending_key=PENDING_KEY, texts_key=TEXTS_KEY, key=_key(act), text=text)
     found = await Submission.filter(id=act.id).values("reference", "status", "kind", "answers", "station_id", "year")
     if not found:
         await message.answer(t(lang, "staff.review.not_found"))
         return
-    await _confirm(bot, message.chat.id, lang, act, found[0]["reference"] or f"#{act.id}", found[0], text[:1000])
+    await _confirm(bot, message.chat.id, lang, act, found[0]["reference"] or f"#{act.id}", found[0], text)
 
 
 async def cancel_text(message: Message, lang: str, state: FSMContext) -> None:
-    await state.update_data(decision_pending=None)
-    await state.set_state(None)
-    await message.answer(t(lang, "staff.review.cancelled"))
+    await drop_pending(message, lang, state, pending_key=PENDING_KEY)
 
 
 def build_router() -> Router:

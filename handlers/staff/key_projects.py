@@ -23,8 +23,7 @@ from datetime import date
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock, local_today
 from bot.i18n import t
@@ -33,6 +32,7 @@ from bot.services import key_projects as service
 from bot.services.review import ItemView
 from bot.settings import Settings
 from handlers.staff import queue
+from handlers.staff.confirm import confirm_keyboard
 from storage.key_projects import grade_counts
 from storage.models import KeyProjectWindow, Submission
 
@@ -84,14 +84,6 @@ def _counts_text(lang: str, counts: dict[int, int]) -> str:
              total=sum(counts.values()), per_level=service.PER_LEVEL, per_year=service.MAX_PER_YEAR)
 
 
-def _confirm_keyboard(lang: str, data: CallbackData) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t(lang, "staff.review.button.confirm"), callback_data=data.model_copy(update={"step": "y"}))
-    kb.button(text=t(lang, "staff.review.button.cancel"), callback_data=data.model_copy(update={"step": "n"}))
-    kb.adjust(2)
-    return kb.as_markup()
-
-
 async def _cancelled(query: CallbackQuery, lang: str, bot: Bot) -> None:
     await query.answer(t(lang, "staff.review.cancelled"))
     if isinstance(query.message, Message):
@@ -125,7 +117,7 @@ async def on_key_project(query: CallbackQuery, callback_data: KeyProjectAct, lan
             text = t(lang, "staff.kp.pay_confirm", reference=reference, level=level_name(lang, level),
                      amount=_amount(funding_for(level)), on=local_today(clock, settings.tz).isoformat())
         await bot.send_message(chat_id, text + "\n" + t(lang, "staff.review.irreversible"),
-                               reply_markup=_confirm_keyboard(lang, callback_data))
+                               reply_markup=confirm_keyboard(lang, callback_data))
         return
     # step "y": the act itself
     if callback_data.op == "g":
@@ -208,7 +200,7 @@ async def window_command(message: Message, command: CommandObject, lang: str) ->
     else:
         await message.answer(await _windows_text(lang))
         return
-    await message.answer(text, reply_markup=_confirm_keyboard(lang, data))
+    await message.answer(text, reply_markup=confirm_keyboard(lang, data))
 
 
 async def on_window(query: CallbackQuery, callback_data: WindowAct, lang: str, bot: Bot, clock: Clock) -> None:

@@ -22,7 +22,6 @@ stateDiagram-v2
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -40,6 +39,7 @@ from bot.clock import Clock, local_today
 from bot.i18n import t
 from bot.services import review
 from bot.settings import Settings
+from handlers.staff.confirm import confirm_keyboard, confirm_text, drop_pending, keep_text, take_text
 from storage.models import Submission
 
 PENDING_COMMAND = "pending"
@@ -61,6 +61,11 @@ class ReviewTextSG(StatesGroup):
     """Waiting for the reason (or the experts' comment) of an act."""
 
     text = State()
+
+
+# Where a typed reason waits in the FSM data (handlers/staff/confirm.py).
+PENDING_KEY = "review_pending"
+TEXTS_KEY = "review_texts"
 
 
 class ItemAction(CallbackData, prefix="staff_item"):
@@ -273,20 +278,9 @@ def _text_key(data: ReviewAct) -> str:
     return f"{data.id}:{data.action}"
 
 
-def _confirm_keyboard(lang: str, data: ReviewAct) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t(lang, "staff.review.button.confirm"), callback_data=data.model_copy(update={"step": "y"}))
-    kb.button(text=t(lang, "staff.review.button.cancel"), callback_data=data.model_copy(update={"step": "n"}))
-    kb.adjust(2)
-    return kb.as_markup()
-
-
 async def _ask_confirm(bot: Bot, chat_id: int, lang: str, data: ReviewAct, reference: str, text: str) -> None:
-    lines = [t(lang, "staff.review.confirm", act=_act_name(lang, data.action), reference=reference)]
-    if text:
-        lines.append(t(lang, "staff.review.confirm_text", text=escape(text)))
-    lines.append(t(lang, "staff.review.irreversible"))
-    await bot.send_message(chat_id, "\n".join(lines), reply_markup=_confirm_keyboard(lang, data))
+    await bot.send_message(chat_id, confirm_text(lang, _act_name(lang, data.action), reference, text),
+                           reply_markup=confirm_keyboard(lang, data))
 
 
 async def _reference(submission_id: int) -> str:
@@ -298,9 +292,9 @@ async def on_act(query: CallbackQuery, callback_data: ReviewAct, lang: str, bot:
                  clock: Clock, settings: Settings) -> None:
     chat_id = query.from_user.id
     if callback_data.step == "n":
-        texts = dict((await state.get_data()).get("review_texts", {}))
+        texts = dict((await state.get_data()).get(TEXTS_KEY, {}))
         texts.pop(_text_key(callback_data), None)
-        await state.update_data(review_texts=texts)
+        await state.update_data({TEXTS_KEY: texts})
         if await state.get_state() == ReviewTextSG.text.state:
             await state.set_state(None)
         await query.answer(t(lang, "staff.review.cancelled"))
@@ -318,7 +312,7 @@ async def on_act(query: CallbackQuery, callback_data: ReviewAct, lang: str, bot:
             return
         if review.needs_text(callback_data.action):
             await state.set_state(ReviewTextSG.text)
-            await state.update_data(review_pending=callback_data.pack())
+            await state.update_data({PENDING_KEY: callback_data.pack()})
             kb = InlineKeyboardBuilder()
             kb.button(text=t(lang, "staff.review.button.cancel"), callback_data=callback_data.model_copy(update={"step": "n"}))
             await bot.send_message(
@@ -330,12 +324,12 @@ async def on_act(query: CallbackQuery, callback_data: ReviewAct, lang: str, bot:
         return
     # step "y": the act itself
     await query.answer()
-    texts = dict((await state.get_data()).get("review_texts", {}))
+    texts = dict((await state.get_data()).get(TEXTS_KEY, {}))
     text = texts.pop(_text_key(callback_data), "")
     outcome = await review.act(callback_data.id, callback_data.action, staff_id=query.from_user.id,
                                expected_state=callback_data.state, reason=text, now=clock.now())
     if outcome.ok:
-        await state.update_data(review_texts=texts)
+        await state.update_data({TEXTS_KEY: texts})
         if isinstance(query.message, Message):
             await query.message.edit_reply_markup(reply_markup=None)
         await bot.send_message(chat_id, t(lang, "staff.review.done", act=_act_name(lang, callback_data.action),
@@ -358,29 +352,17 @@ async def on_act(query: CallbackQuery, callback_data: ReviewAct, lang: str, bot:
 
 
 async def on_text(message: Message, lang: str, bot: Bot, state: FSMContext) -> None:
-    data = await state.get_data()
-    packed = data.get("review_pending")
-    text = (message.text or "").strip()
-    if not packed:
-        await state.set_state(None)
+    taken = await take_text(message, lang, state, pending_key=PENDING_KEY)
+    if taken is None:
         return
-    if not text:
-        await message.answer(t(lang, "staff.review.text_expected"))
-        return
+    packed, text = taken
     act = ReviewAct.unpack(packed)
-    texts = dict(data.get("review_texts", {}))
-    texts[_text_key(act)] = text[:1000]
-    await state.update_data(review_texts=texts, review_pending=None)
-    await state.set_state(None)
-    await _ask_confirm(bot, message.chat.id, lang, act.model_copy(update={"step": "a"}),
-                       await _reference(act.id), text[:1000])
+    await keep_text(state, pending_key=PENDING_KEY, texts_key=TEXTS_KEY, key=_text_key(act), text=text)
+    await _ask_confirm(bot, message.chat.id, lang, act.model_copy(update={"step": "a"}), await _reference(act.id), text)
 
 
 async def cancel_text(message: Message, lang: str, state: FSMContext) -> None:
-    """/cancel while a reason or comment is asked: nothing is done."""
-    await state.update_data(review_pending=None)
-    await state.set_state(None)
-    await message.answer(t(lang, "staff.review.cancelled"))
+    await drop_pending(message, lang, state, pending_key=PENDING_KEY)
 
 
 def build_router() -> Router:
