@@ -1,0 +1,57 @@
+"""Rows as the real flows leave them, for tests that start after those flows.
+
+A recognised station is what an establishment declaration becomes once staff recognised it (授牌):
+its unit, the station (active, with its recognition date and, when co-built with a college,
+school-enterprise), the applicant as its first contact, and the station's life-cycle rows
+(applying, then active). Tests of the station's later acts (filing, extension, key project,
+deregistration, invites) start from here instead of walking the declaration again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from storage.models import (
+    BotUser,
+    Contact,
+    ContactRole,
+    EstablishmentMode,
+    Station,
+    StationState,
+    StatusTransition,
+    Unit,
+    UnitType,
+)
+
+
+async def recognised_station(
+    contact_id: int,
+    *,
+    name: str = "精密模具技师工作站",
+    uscc: str = "91440300MA5F00009X",
+    recognised_on: date = date(2023, 5, 1),
+    school_enterprise: bool = False,
+    state: StationState = StationState.ACTIVE,
+) -> Station:
+    unit = await Unit.create(name=name.replace("技师工作站", "有限公司"), uscc=uscc, unit_type=UnitType.ENTERPRISE)
+    station = await Station.create(
+        unit=unit,
+        name=name,
+        mode=EstablishmentMode.CO_BUILT if school_enterprise else EstablishmentMode.SELF,
+        partner_name="深圳技师学院" if school_enterprise else "",
+        school_enterprise=school_enterprise,
+        recognised_on=recognised_on,
+        state=state,
+    )
+    user, _ = await BotUser.get_or_create(id=contact_id)
+    await Contact.create(user=user, station=station, role=ContactRole.APPLICANT)
+    at = datetime(recognised_on.year, recognised_on.month, recognised_on.day, 1, 0, tzinfo=UTC)
+    await StatusTransition.create(subject_type="station", subject_id=station.id, from_status=None,
+                                  to_status=StationState.APPLYING.value, actor_id=contact_id, at=at)
+    await StatusTransition.create(subject_type="station", subject_id=station.id, action="recognise",
+                                  from_status=StationState.APPLYING.value, to_status=StationState.ACTIVE.value,
+                                  actor_kind="system", at=at)
+    if state not in (StationState.ACTIVE, StationState.APPLYING):
+        await StatusTransition.create(subject_type="station", subject_id=station.id, from_status=StationState.ACTIVE.value,
+                                      to_status=state.value, actor_kind="system", at=at)
+    return station
