@@ -19,11 +19,12 @@ from bot.i18n import LANGUAGES, t
 
 STAMPED_COMMAND = "stamped"  # upload the signed and stamped 申报表 (handlers/stamped_form.py)
 ANNOUNCEMENT_COMMANDS = ["announcements", "objection"]  # anyone: read a 公示, object (handlers/announcements.py)
+CONTACT_INVITE_COMMANDS = ["invite", "join", "leave"]  # a station's contacts (handlers/contacts.py)
 
 
 def contact_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:
     forms = [name for spec in specs for name in (spec.command, spec.reprint_command) if name]
-    return ["start", "menu", *forms, STAMPED_COMMAND, *ANNOUNCEMENT_COMMANDS, "status", "help", "lang", "cancel"]
+    return ["start", "menu", *forms, STAMPED_COMMAND, *ANNOUNCEMENT_COMMANDS, *CONTACT_INVITE_COMMANDS, "status", "help", "lang", "cancel"]
 
 
 # Commands only staff have (handlers/staff/): anyone else gets a refusal. Each staff module adds
@@ -34,6 +35,7 @@ STAFF_ONLY_COMMANDS += ["staff", "stations", "export"]  # handlers/staff/grants.
 STAFF_ONLY_COMMANDS += ["announce", "objections", "holidays"]  # handlers/staff/announce.py
 STAFF_ONLY_COMMANDS += ["kpwindow"]  # handlers/staff/key_projects.py
 STAFF_ONLY_COMMANDS += ["supervision"]  # handlers/staff/supervision.py
+STAFF_ONLY_COMMANDS += ["contacts", "bind"]  # handlers/staff/contacts.py
 
 
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:

@@ -4,7 +4,7 @@ from aiogram import Router
 
 from bot.commands import STAFF_ONLY_COMMANDS
 from bot.forms.spec import FormSpec
-from handlers import announcements, common, errors, forms, stamped_form, staff
+from handlers import announcements, common, contacts, errors, forms, stamped_form, staff
 
 
 def build_routers(specs: tuple[FormSpec, ...]) -> list[Router]:
@@ -18,6 +18,7 @@ def build_routers(specs: tuple[FormSpec, ...]) -> list[Router]:
         staff.build_router(*staff.staff_children()),
         staff.build_refusal_router(STAFF_ONLY_COMMANDS),
         announcements.build_router(),  # public; before the commands: its /cancel ends an objection
+        contacts.build_router(),  # /invite, /join, /leave; before the commands: its /cancel ends the join step
         common.build_router(specs),
         stamped_form.build_router(),
         forms.build_router(specs),

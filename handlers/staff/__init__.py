@@ -53,7 +53,9 @@ def staff_children() -> list[Router]:
 
     from handlers.staff import supervision  # noqa: PLC0415
 
-    return [announce.build_router(), queue.build_router(), grants.build_router(), stations.build_router(), export.build_router(),
+    from handlers.staff import contacts  # noqa: PLC0415
+
+    return [contacts.build_router(), announce.build_router(), queue.build_router(), grants.build_router(), stations.build_router(), export.build_router(),
             supervision.build_router(), *decisions]
 
 
