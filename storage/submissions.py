@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot.rules.lifecycle import Actor
+from bot.rules.lifecycle import Actor, filing_due_on
 from storage import outbox, step, transitions
 from storage.models import (
     BotUser,
@@ -19,6 +19,8 @@ from storage.models import (
     ContactRole,
     Document,
     EstablishmentMode,
+    FilingObligation,
+    FilingState,
     ReferenceCounter,
     Station,
     StationState,
@@ -109,16 +111,15 @@ async def uscc_blocker(uscc: str) -> str | None:
     return None
 
 
-async def next_reference(year: int) -> str:
-    """The next receipt number of the year; call inside a transaction (the UPDATE locks the row)."""
-    counter = await ReferenceCounter.get_or_none(prefix=REFERENCE_PREFIX, year=year)
+async def next_reference(year: int, prefix: str = REFERENCE_PREFIX) -> str:
+    """The next receipt number of the year in the prefix's series; call inside a transaction (the
+    UPDATE locks the row)."""
+    counter = await ReferenceCounter.get_or_none(prefix=prefix, year=year)
     if counter is None:
-        await ReferenceCounter.bulk_create(
-            [ReferenceCounter(prefix=REFERENCE_PREFIX, year=year, last_serial=0)], ignore_conflicts=True
-        )
-    await ReferenceCounter.filter(prefix=REFERENCE_PREFIX, year=year).update(last_serial=F("last_serial") + 1)
-    serial = await ReferenceCounter.filter(prefix=REFERENCE_PREFIX, year=year).values_list("last_serial", flat=True)
-    return f"{REFERENCE_PREFIX}-{year}-{serial[0]:04d}"
+        await ReferenceCounter.bulk_create([ReferenceCounter(prefix=prefix, year=year, last_serial=0)], ignore_conflicts=True)
+    await ReferenceCounter.filter(prefix=prefix, year=year).update(last_serial=F("last_serial") + 1)
+    serial = await ReferenceCounter.filter(prefix=prefix, year=year).values_list("last_serial", flat=True)
+    return f"{prefix}-{year}-{serial[0]:04d}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ class SubmitResult:
     reference: str | None = None
     submitted_at: datetime | None = None
     already: bool = False  # it had been submitted before (a second click)
-    blocked: str | None = None  # "missing" (no such draft of this user) | "duplicate" (the "one per ..." key is taken)
+    # "missing" (no such draft of this user) | "duplicate" (the "one per ..." key is taken) |
+    # "station_changed" (the station can no longer follow the act: revoked meanwhile ...)
+    blocked: str | None = None
     station_id: int | None = None
 
 
@@ -150,6 +153,9 @@ async def submit(
     now: datetime,
     staff_notice: StaffNotice | None = None,
     station_id: int | None = None,
+    reference_prefix: str = REFERENCE_PREFIX,
+    year: int | None = None,
+    today: date | None = None,
 ) -> SubmitResult:
     """Turn a complete draft into a submission, in one transaction: the status, the receipt
     number, what the kind creates (a declaration creates its unit, station and contact), the
@@ -157,6 +163,8 @@ async def submit(
 
     Idempotent: a second call (a double click) finds no draft and returns the first receipt.
     The database refuses a second submission under the same `uniqueness_key`.
+    `year` is the year the act is for (a filing's year; default the reference's); `today` the
+    bureau's date, which decides whether a filing is on time.
     """
     existing = await Submission.get_or_none(id=submission_id, created_by=user_id)
     if existing is None:
@@ -169,19 +177,24 @@ async def submit(
     await step.check_draft_version(submission_id, user_id)
     try:
         async with in_transaction():
-            reference = await next_reference(reference_year)
+            reference = await next_reference(reference_year, reference_prefix)
             try:
                 await transitions.apply_transition(
                     "submission", submission_id, "submit", actor_id=user_id, actor=Actor.CONTACT, now=now,
                     expected_state=SubmissionStatus.DRAFT.value,
                     changes={"uniqueness_key": uniqueness_key, "submitted_at": now, "answers": answers,
-                             "reference": reference, "year": reference_year},
+                             "reference": reference, "year": year or reference_year},
                 )
             except transitions.TransitionRefused as refused:
                 raise _AlreadySubmitted from refused
             materialise = _MATERIALISE.get(SubmissionKind(existing.kind))
             if materialise is not None:
-                station_id = await materialise(submission_id, user_id, answers, now)
+                facts = _Submitted(submission_id, user_id, answers, now, today or now.date(), station_id,
+                                   year or reference_year)
+                try:
+                    station_id = await materialise(facts)
+                except transitions.TransitionRefused as refused:
+                    raise _StationChanged from refused
             await Submission.filter(id=submission_id).update(station_id=station_id)
             await Document.bulk_create(_documents(answers.get("_docs", {}), submission_id, station_id, user_id))
             if staff_notice is not None:
@@ -194,6 +207,8 @@ async def submit(
             return SubmitResult(blocked="missing")
         step.no_longer_a_draft(submission_id)
         return SubmitResult(reference=again.reference, submitted_at=again.submitted_at, already=True)
+    except _StationChanged:
+        return SubmitResult(blocked="station_changed")
     except IntegrityError:
         # Another submission under the same "one per ..." key got in first.
         return SubmitResult(blocked="duplicate")
@@ -205,8 +220,26 @@ class _AlreadySubmitted(Exception):
     """Raised inside the transaction to roll it back when another click won."""
 
 
-async def _establish_station(submission_id: int, user_id: int, answers: dict[str, Any], now: datetime) -> int:
+class _StationChanged(Exception):
+    """Raised inside the transaction to roll it back when the station cannot follow the act."""
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """What a kind's consequences of a submit are worked out from."""
+
+    submission_id: int
+    user_id: int
+    answers: dict[str, Any]
+    now: datetime
+    today: date  # the bureau's date
+    station_id: int | None
+    year: int
+
+
+async def _establish_station(facts: _Submitted) -> int:
     """A declaration creates (or refreshes) its unit, an applying station and its first contact."""
+    submission_id, user_id, answers, now = facts.submission_id, facts.user_id, facts.answers, facts.now
     unit = await _upsert_unit(str(answers["uscc"]), answers)
     station = await Station.create(
         unit=unit,
@@ -224,7 +257,62 @@ async def _establish_station(submission_id: int, user_id: int, answers: dict[str
     return station.id
 
 
-_MATERIALISE = {SubmissionKind.ESTABLISHMENT: _establish_station}
+async def _meet_filing_obligation(facts: _Submitted) -> int | None:
+    """八 (R10, R11): an annual filing meets its station's obligation for the year, on time up to
+    the last day (the end of an approved extension, or of February) in the bureau's zone, late
+    after it; the obligation is written first when the scheduler has not yet. A station overdue
+    for nothing else is in good standing again (九: the late filing arrived)."""
+    station_id = facts.station_id
+    if station_id is None:
+        raise transitions.TransitionRefused("unknown", "a filing needs its station")
+    obligation = await FilingObligation.filter(station_id=station_id, year=facts.year).first()
+    if obligation is None:
+        obligation = await FilingObligation.create(station_id=station_id, year=facts.year, due_on=filing_due_on(facts.year))
+    if obligation.state == FilingState.NOT_DUE:
+        await transitions.apply_transition("filing", obligation.id, "mark_due", actor_id=None, actor=Actor.SYSTEM,
+                                           now=facts.now, expected_state=FilingState.NOT_DUE.value)
+        obligation = await FilingObligation.get(id=obligation.id)
+    deadline = obligation.extended_due_on or obligation.due_on
+    on_time = obligation.state in (FilingState.DUE, FilingState.EXTENDED) and facts.today <= deadline
+    await transitions.apply_transition(
+        "filing", obligation.id, "file_on_time" if on_time else "file_late", actor_id=facts.user_id,
+        actor=Actor.CONTACT, now=facts.now, changes={"submission_id": facts.submission_id},
+    )
+    await Submission.filter(id=facts.submission_id).update(due_on=deadline)
+    station = await Station.get(id=station_id)
+    still_overdue = await FilingObligation.filter(station_id=station_id, state=FilingState.OVERDUE).exists()
+    if station.state in (StationState.OVERDUE, StationState.REVOCATION_CANDIDATE) and not still_overdue:
+        await transitions.apply_transition("station", station_id, "reinstate", actor_id=None, actor=Actor.SYSTEM,
+                                           now=facts.now, expected_state=station.state.value,
+                                           reason=f"filing:{facts.year}")
+    return station_id
+
+
+async def _request_deregistration(facts: _Submitted) -> int | None:
+    """九 (R14): the station waits for the bureau's answer while its request is open."""
+    if facts.station_id is None:
+        raise transitions.TransitionRefused("unknown", "a deregistration request needs its station")
+    await transitions.apply_transition("station", facts.station_id, "request_deregistration", actor_id=facts.user_id,
+                                       actor=Actor.CONTACT, now=facts.now, expected_state=StationState.ACTIVE.value)
+    return facts.station_id
+
+
+async def _for_station(facts: _Submitted) -> int | None:
+    """A key project or an extension request belongs to the station of the contact who sent it
+    (their forms open only for a contact: `FormSpec.may_start`)."""
+    if facts.station_id is None:
+        return None
+    await Submission.filter(id=facts.submission_id).update(unit_id=(await Station.get(id=facts.station_id)).unit_id)
+    return facts.station_id
+
+
+_MATERIALISE = {
+    SubmissionKind.ESTABLISHMENT: _establish_station,
+    SubmissionKind.ANNUAL_FILING: _meet_filing_obligation,
+    SubmissionKind.DEREGISTRATION: _request_deregistration,
+    SubmissionKind.KEY_PROJECT: _for_station,
+    SubmissionKind.EXTENSION: _for_station,
+}
 
 
 async def _upsert_unit(uscc: str, answers: dict[str, Any]) -> Unit:

@@ -27,6 +27,34 @@ class StationView:
 
 
 @dataclass(frozen=True)
+class FilingView:
+    """The station's annual filing obligation for a year (R10, R11), as storage holds it."""
+
+    year: int
+    state: str
+    due_on: date
+    extended_due_on: date | None = None
+
+    @property
+    def deadline(self) -> date:
+        """The last day on which a filing is on time: the end of an approved extension, or of February."""
+        return self.extended_due_on or self.due_on
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """The key-project application window of a year (七(一)), as staff set it."""
+
+    year: int
+    opens_on: date
+    closes_on: date
+    closed: bool = False
+
+    def is_open(self, today: date) -> bool:
+        return not self.closed and self.opens_on <= today <= self.closes_on
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     """One submission of the person or their station: what R7 and R11 look back at."""
 
@@ -41,6 +69,8 @@ class Lookup(Protocol):
 
     async def uscc_blocker(self, uscc: str) -> str | None: ...
 
+    async def key_project_window(self, year: int) -> WindowView | None: ...
+
 
 @dataclass(frozen=True)
 class FormContext:
@@ -49,11 +79,19 @@ class FormContext:
     user_id: int = 0
     station: StationView | None = None
     history: tuple[HistoryEntry, ...] = ()
+    # The station's filing obligations written so far (the scheduler writes one a year; an
+    # extension or a filing writes its year's when missing).
+    filings: tuple[FilingView, ...] = ()
+    # The year the act is for (a filing's year, a key project's year): `FormSpec.year_of`.
+    year: int | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     lookup: Lookup | None = None
 
     def history_of(self, kind: str) -> tuple[HistoryEntry, ...]:
         return tuple(h for h in self.history if h.kind == kind)
+
+    def filing_of(self, year: int) -> FilingView | None:
+        return next((f for f in self.filings if f.year == year), None)
 
 
 AsyncCheck = Callable[[Any, Mapping[str, Any], FormContext], Awaitable[Any]]

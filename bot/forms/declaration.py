@@ -265,7 +265,7 @@ def _print(request: PrintRequest) -> bytes:
     return build_declaration_form(DECLARATION, request)
 
 
-def _names(answers: Answers) -> dict[str, Any]:
+def _names(answers: Answers, context: FormContext) -> dict[str, Any]:
     # The code is marked when the person confirmed it despite a failed check: staff must check it.
     return {"unit": answers.get("unit_name", ""), "station": answers.get("station_name", ""),
             "uscc": answers.get("uscc", ""), "uscc_mark_key": unverified_mark_key(answers, "uscc")}

@@ -283,7 +283,7 @@ class FormSession:
         return self.sealer.unseal(stored)
 
     def _ftext(self, f: Field, suffix: str = "q") -> str:
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {"year": self.context.year or ""}
         if suffix == "q" and f.text_params is not None:
             for name, value in f.text_params(self.answers).items():
                 # A param named "<x>_key" is a text key, shown in the person's language as {x}.

@@ -8,7 +8,7 @@ the receipt, the staff notice, the printable form). Pure data and functions: no 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -40,12 +40,15 @@ class Printable:
 class OnSubmit:
     # The policy's "one per ..." rule as a unique key in the database (None: no such rule).
     uniqueness_key: Callable[[Answers, FormContext], str | None] = lambda answers, context: None
-    # What the contact's receipt names, besides the reference and the time.
-    receipt_params: Callable[[Answers], dict[str, Any]] = lambda answers: {}
+    # What the contact's receipt names, besides the reference and the time (the next step and
+    # its date, the shortfalls a filing shows ...). A param named "<x>_key" is a text key.
+    receipt_params: Callable[[Answers, FormContext], dict[str, Any]] = lambda answers, context: {}
     # The notice every member of staff gets, written in the same transaction as the submit.
     staff_notice_kind: str = "new_submission"
     staff_notice_key: str = "notice.new_submission"
-    staff_notice_params: Callable[[Answers], dict[str, Any]] = lambda answers: {}
+    staff_notice_params: Callable[[Answers, FormContext], dict[str, Any]] = lambda answers, context: {}
+    # The receipt number's prefix: <prefix>-<year>-<serial>, one series per prefix and year.
+    reference_prefix: str = "SZJS"
     printable: Printable | None = None
     # What a clash on the uniqueness key means to the person (an Invalid reason).
     duplicate_reason: str = "form.duplicate"
@@ -62,8 +65,13 @@ class FormSpec:
     reprint_command: str | None = None  # sends the printable form of the latest submission again
     # Whether its checks need the person's station and its history (two queries per step).
     uses_station: bool = False
-    # Who may open it: None, or the reason (an Invalid) this person may not.
-    may_start: Callable[[FormContext], Invalid | None] | None = None
+    # Who may open it: None, or the reason (an Invalid) this person may not. Asked again on
+    # submit (the window may have closed, a colleague may have filed meanwhile); may be async
+    # (it may ask `context.lookup`). The main menu offers the form only when it says None.
+    may_start: Callable[[FormContext], Invalid | None | Awaitable[Invalid | None]] | None = None
+    # The year the act is for (the filing's year, the key project's year), from the context;
+    # None: the year it is submitted. Stored as the submission's `year`; questions may say {year}.
+    year_of: Callable[[FormContext], int | None] | None = None
 
     def __post_init__(self) -> None:
         for f in self.form.fields:

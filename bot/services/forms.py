@@ -9,20 +9,21 @@ then the printable form.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock, local_today
 from bot.crypto import vault_for
-from bot.forms.context import FormContext, HistoryEntry, StationView
+from bot.forms.context import FilingView, FormContext, HistoryEntry, StationView, WindowView
 from bot.forms.engine import DOCS, FLAGS, FormSession
 from bot.forms.spec import FormSpec, PrintRequest
 from bot.rules.values import Invalid
 from bot.services import staff
 from bot.settings import Settings
-from storage import queries, step, submissions
-from storage.models import Document, SubmissionKind, SubmissionStatus
+from storage import queries, step, submissions, windows
+from storage.models import Document, FilingObligation, SubmissionKind, SubmissionStatus
 
 
 class StorageLookup:
@@ -30,6 +31,12 @@ class StorageLookup:
 
     async def uscc_blocker(self, uscc: str) -> str | None:
         return await submissions.uscc_blocker(uscc)
+
+    async def key_project_window(self, year: int) -> WindowView | None:
+        window = await windows.window_of(year)
+        if window is None:
+            return None
+        return WindowView(window.year, window.opens_on, window.closes_on, closed=window.closed_at is not None)
 
 
 LOOKUP = StorageLookup()
@@ -40,6 +47,7 @@ async def form_context(spec: FormSpec, user_id: int, clock: Clock, settings: Set
     """Today in the bureau's zone and, for forms that need it, the person's station and history."""
     station_view: StationView | None = None
     history: tuple[HistoryEntry, ...] = ()
+    filings: tuple[FilingView, ...] = ()
     if spec.uses_station or with_station:
         station = await queries.station_of_user(user_id)
         if station is not None:
@@ -52,21 +60,37 @@ async def form_context(spec: FormSpec, user_id: int, clock: Clock, settings: Set
                              submitted_on=s.submitted_at.astimezone(settings.tz).date() if s.submitted_at else None)
                 for s in await queries.submissions_of_station(station.id)
             )
-    return FormContext(
+            filings = tuple(
+                FilingView(f.year, str(f.state.value), f.due_on, f.extended_due_on)
+                for f in await FilingObligation.filter(station_id=station.id).order_by("year")
+            )
+    context = FormContext(
         today=local_today(clock, settings.tz),
         now=clock.now(),
         user_id=user_id,
         station=station_view,
         history=history,
+        filings=filings,
         settings={"tz_name": settings.tz_name},
         lookup=LOOKUP,
     )
+    if spec.year_of is not None:
+        context = replace(context, year=spec.year_of(context))
+    return context
 
 
 async def may_start(spec: FormSpec, user_id: int, clock: Clock, settings: Settings) -> Invalid | None:
     if spec.may_start is None:
         return None
-    return spec.may_start(await form_context(spec, user_id, clock, settings, with_station=True))
+    return await refusal(spec, await form_context(spec, user_id, clock, settings, with_station=True))
+
+
+async def refusal(spec: FormSpec, context: FormContext) -> Invalid | None:
+    """Why this person may not carry the act now (None: they may)."""
+    if spec.may_start is None:
+        return None
+    answer = spec.may_start(context)
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 async def open_draft(spec: FormSpec, user_id: int) -> tuple[int, bool]:
@@ -123,6 +147,10 @@ class SubmitOutcome:
 
 async def submit(spec: FormSpec, session: FormSession, submission_id: int, user_id: int, clock: Clock,
                  settings: Settings) -> SubmitOutcome:
+    # May they still? (the window closed, a colleague filed or the station changed meanwhile)
+    refused = await refusal(spec, session.context)
+    if refused is not None:
+        return SubmitOutcome(error=refused)
     # Things may have changed since an answer was checked (another unit declared meanwhile).
     for f in session.visible_fields():
         if f.async_checks and f.id in session.answers:
@@ -133,23 +161,29 @@ async def submit(spec: FormSpec, session: FormSession, submission_id: int, user_
     final = session.final_answers()
     plain = session.plain_answers()
     now = clock.now()
+    today = local_today(clock, settings.tz)
     result = await submissions.submit(
         submission_id,
         user_id,
         final,
         uniqueness_key=spec.on_submit.uniqueness_key(final, session.context),
-        reference_year=local_today(clock, settings.tz).year,
+        reference_year=today.year,
+        reference_prefix=spec.on_submit.reference_prefix,
+        year=session.context.year or today.year,
+        today=today,
         now=now,
         staff_notice=submissions.StaffNotice(
             recipients=await staff.staff_ids(settings),
             kind=spec.on_submit.staff_notice_kind,
             text_key=spec.on_submit.staff_notice_key,
-            params=spec.on_submit.staff_notice_params(plain),
+            params=spec.on_submit.staff_notice_params(plain, session.context),
         ),
         station_id=session.context.station.id if session.context.station else None,
     )
     if result.blocked == "duplicate":
         return SubmitOutcome(error=Invalid(spec.on_submit.duplicate_reason))
+    if result.blocked == "station_changed":
+        return SubmitOutcome(error=Invalid("form.station_changed"))
     if result.blocked is not None:
         return SubmitOutcome(closed=True)
     submitted_at = (result.submitted_at or now).astimezone(settings.tz)
@@ -157,7 +191,7 @@ async def submit(spec: FormSpec, session: FormSession, submission_id: int, user_
         return SubmitOutcome(reference=result.reference, submitted_at=submitted_at, already=True)
     printed = await print_form(spec, plain, final, result.reference, submitted_at)
     return SubmitOutcome(
-        reference=result.reference, submitted_at=submitted_at, receipt_params=spec.on_submit.receipt_params(plain),
+        reference=result.reference, submitted_at=submitted_at, receipt_params=spec.on_submit.receipt_params(plain, session.context),
         printed=printed,
     )
 

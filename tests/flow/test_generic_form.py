@@ -70,7 +70,7 @@ TOY = FormSpec(
     checks={"name_free": _name_free},
     on_submit=OnSubmit(
         staff_notice_kind="new_toy",
-        staff_notice_params=lambda answers: {"name": answers["name"]},
+        staff_notice_params=lambda answers, context: {"name": answers["name"]},
         printable=Printable(_print, filename="{reference}-toy.txt", caption_key="form.toy.caption"),
     ),
 )
