@@ -14,6 +14,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from aiogram import F, Router
@@ -40,7 +41,7 @@ class LeaveAct(CallbackData, prefix="contact_leave"):
     ok: int = 0
 
 
-def _local(moment, settings: Settings, fmt: str = "%Y-%m-%d %H:%M") -> str:  # noqa: ANN001 - an aware datetime
+def _local(moment: datetime, settings: Settings, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(settings.tz).strftime(fmt)
 
 

@@ -24,8 +24,8 @@ from storage.models import InviteCode, Station
 
 __all__ = [
     "ALPHABET", "CODE_LENGTH", "ContactRefused", "ContactRow", "FAILURE_WINDOW", "INVITE_VALIDITY", "Issued",
-    "JoinOutcome", "MAX_FAILURES", "bind", "bound_station", "code_hash", "contacts_of", "format_code", "issue", "join", "leave",
-    "may_leave", "new_code", "normalise", "retry_at", "unbind",
+    "JoinOutcome", "MAX_FAILURES", "bind", "bound_station", "code_hash", "contacts_of", "format_code", "issue",
+    "issue_for_contact", "join", "leave", "may_leave", "new_code", "normalise", "retry_at", "throttled_until", "unbind",
 ]
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 characters: no 0/O, no 1/I

@@ -16,8 +16,9 @@ from bot.clock import FixedClock
 from chat_harness import NOW, STAFF_ID, USER_ID, Chat, make_settings
 from conftest import both_databases
 from factories import recognised_station
+from handlers.contacts import LeaveAct
 from handlers.staff.contacts import ContactsAct
-from storage.models import AuditLog, Contact, InviteCode, Notice, Station, StationState
+from storage.models import AuditLog, BotUser, Contact, InviteCode, Notice, Station, StationState
 
 COLLEAGUE = 5550002
 STRANGER = 5550003
@@ -196,6 +197,10 @@ async def test_a_contact_cannot_reach_the_staff_side(chat: Chat) -> None:
     assert alerts(await chat.press_data(forged)) == [REFUSED]
     issue = ContactsAct(action="issue", station=station_b.id).pack()
     assert alerts(await chat.press_data(issue)) == [REFUSED]
+    # nor leave on behalf of another station's contact with a forged leave button
+    await Contact.create(user=await BotUser.create(id=STRANGER), station_id=station_b.id, role="contact")
+    forged_leave = LeaveAct(station=station_b.id, ok=1).pack()
+    assert chat.texts(await chat.press_data(forged_leave)) == ["该操作已失效（您可能已退出）。发送 /status 查看当前情况。"]
     assert await Contact.filter(station_id=station_b.id, user_id=COLLEAGUE, active=True).exists()
     assert not await InviteCode.filter(station_id__in=[station_a.id, station_b.id]).exists()
     assert not await AuditLog.filter(actor_id=USER_ID).exists()
