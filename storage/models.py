@@ -634,6 +634,17 @@ class Notice(TimestampedModel):
         indexes = (("status", "due_at"),)
 
 
+class AnnouncementSubscriber(Model):
+    """Someone who asked, under /announcements, to be told when a 公示 starts and ends (SPEC §6)."""
+
+    id = fields.IntField(primary_key=True)
+    user_id = fields.BigIntField(unique=True)
+    subscribed_at = UtcDatetimeField()
+
+    class Meta:
+        table = "announcement_subscriber"
+
+
 class AuditLog(Model):
     id = fields.IntField(primary_key=True)
     actor_id = fields.BigIntField()
