@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     data_key_file: str = "data/secret.key"
     # Outbox sending budget (DESIGN: about 25/s overall, 1/s per chat).
     send_rate_per_second: float = 25.0
+    # ... and the least interval between two messages to one chat, in seconds.
+    send_per_chat_interval: float = 1.0
+    # Staff digests: daily at DIGEST_HOUR (local), weekly on DIGEST_WEEKDAY (0 = Monday) at the
+    # same hour; announcements ending within DIGEST_ANNOUNCEMENT_DAYS are listed; at most
+    # DIGEST_LIST_LIMIT lines per section in the text (the weekly .xlsx has every row).
+    digest_hour: int = 9
+    digest_weekday: int = 0
+    digest_announcement_days: int = 3
+    digest_list_limit: int = 5
+    # R18: the city's targets, shown in the digests.
+    target_new_stations_per_year: int = 15
+    target_stations_total: int = 150
     # Run the outbox sender inside the bot process. 0 for deployments where a separate
     # `python -m scheduler` sends (with several bot instances, only one process should).
     outbox_sender: bool = True

@@ -1,25 +1,47 @@
 """The outbox worker: sends due notices within Telegram's limits.
 
-One rate budget per bot token (about 25 messages/s overall) and at most one message a second to
-each chat. `TelegramRetryAfter` puts the notice back for when Telegram allows; a user who blocked
-the bot (`TelegramForbiddenError`) is marked unreachable and skipped, never a crash.
+One rate budget per bot token (about 25 messages/s overall, with a burst of at most a twentieth of
+a second's worth, so no second ever sees more than Telegram's 30) and at most one message a second
+to each chat; every sender of the process that uses the same token shares it. Notices go out
+concurrently (a few at a time), so one chat waiting for its second does not hold up the others.
+
+At-most-once: a notice is claimed (pending -> sending) just before its message is sent and never
+sent again once claimed; a crash between the claim and `mark_sent` loses that notice (it stays
+`sending`) rather than sending it twice. At most `concurrency` notices are in that window.
+
+`TelegramRetryAfter`: the whole sender pauses for the time Telegram asks, then sends the same
+notice again (Telegram did not accept it, so this is no second delivery) and goes on with the
+batch. A user who blocked the bot (`TelegramForbiddenError`) is marked unreachable and skipped.
+
+Content built when sent: a notice whose params name `digest` ("daily" or "weekly") carries the
+staff digest as of its `at`, built from the database at send time in the recipient's language;
+the weekly one also sends its .xlsx as a document (bot.services.digest).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import BufferedInputFile
 from aiolimiter import AsyncLimiter
 
 from bot.i18n import t
+from bot.settings import Settings, get_settings
 from storage import outbox
 from storage.models import Notice, NoticeStatus
 
 log = logging.getLogger(__name__)
+
+BATCH = 200  # notices read per query
+MAX_RETRY_AFTER = 3  # 429 answers for one notice before it is put back for later
 
 
 def render(notice: Notice, language: str) -> str:
@@ -33,52 +55,170 @@ def render(notice: Notice, language: str) -> str:
     return t(language, notice.text_key, **params)
 
 
-class OutboxSender:
-    def __init__(self, bot: Bot, rate_per_second: float = 25.0, per_chat_interval: float = 1.0) -> None:
-        self.bot = bot
-        self.overall = AsyncLimiter(rate_per_second, 1)
-        self.per_chat_interval = per_chat_interval
-        self._chat_limiters: OrderedDict[int, AsyncLimiter] = OrderedDict()
+@dataclass
+class Content:
+    text: str
+    document: tuple[str, bytes] | None = None  # (file name, content)
+    caption: str | None = None
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chat_limiters.pop(chat_id, None) or AsyncLimiter(1, self.per_chat_interval)
-        self._chat_limiters[chat_id] = limiter
-        while len(self._chat_limiters) > 10_000:
-            self._chat_limiters.popitem(last=False)
+
+class Budget:
+    """The rate budget of one bot token: overall and per chat."""
+
+    def __init__(self, rate_per_second: float, per_chat_interval: float) -> None:
+        burst = max(1.0, rate_per_second / 20)
+        self.rate = rate_per_second
+        self.overall = AsyncLimiter(burst, burst / rate_per_second)
+        self.per_chat_interval = per_chat_interval
+        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self.paused_until = 0.0  # time.monotonic() before which nothing is sent (429)
+
+    def chat(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(1, self.per_chat_interval)
+        self._chats[chat_id] = limiter
+        while len(self._chats) > 10_000:
+            self._chats.popitem(last=False)
         return limiter
 
+    async def wait_if_paused(self) -> None:
+        while (delay := self.paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+
+_BUDGETS: dict[tuple[str, float, float], Budget] = {}
+
+
+def budget_for(token: str, rate_per_second: float, per_chat_interval: float) -> Budget:
+    """One budget per bot token (and configured rate) in this process."""
+    key = (token, rate_per_second, per_chat_interval)
+    if key not in _BUDGETS:
+        _BUDGETS[key] = Budget(rate_per_second, per_chat_interval)
+    return _BUDGETS[key]
+
+
+@dataclass
+class _Batch:
+    now: datetime
+    recipients: dict[int, tuple[str, bool]]
+    contents: dict[tuple[str, str, str], Content] = field(default_factory=dict)
+    sent: int = 0
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        rate_per_second: float = 25.0,
+        per_chat_interval: float | None = None,
+        *,
+        settings: Settings | None = None,
+        concurrency: int = 16,
+    ) -> None:
+        self.bot = bot
+        self.settings = settings or get_settings()
+        interval = per_chat_interval if per_chat_interval is not None else self.settings.send_per_chat_interval
+        self.budget = budget_for(bot.token, rate_per_second, interval)
+        self.concurrency = concurrency
+        self.retry_after_answers = 0  # 429s seen, for the benchmark and the logs
+
     async def send_due(self, now: datetime) -> int:
-        """Send what is due as of `now`; returns how many were sent."""
-        notices = await outbox.due_notices(now)
-        if not notices:
-            return 0
-        recipients = await outbox.recipient_languages(list({n.recipient_id for n in notices}))
-        sent = 0
-        for notice in notices:
-            if not await outbox.claim(notice.id):
-                continue
-            language, reachable = recipients.get(notice.recipient_id, ("zh", True))
-            if not reachable:
-                await outbox.mark_failed(notice, NoticeStatus.SKIPPED, "unreachable")
-                continue
+        """Send everything due as of `now` (batch after batch until none is left); returns how
+        many were sent."""
+        total = 0
+        seen: set[int] = set()
+        while True:
+            notices = [n for n in await outbox.due_notices(now, limit=BATCH) if n.id not in seen]
+            if not notices:
+                return total
+            seen.update(n.id for n in notices)
+            batch = _Batch(now, await outbox.recipient_languages(list({n.recipient_id for n in notices})))
+            queue: asyncio.Queue[Notice] = asyncio.Queue()
+            for notice in notices:
+                queue.put_nowait(notice)
+            workers = [asyncio.create_task(self._worker(queue, batch)) for _ in range(min(self.concurrency, len(notices)))]
             try:
-                text = render(notice, language)
-                async with self.overall, self._chat_limiter(notice.recipient_id):
-                    await self.bot.send_message(notice.recipient_id, text)
+                await asyncio.gather(*workers)
+            finally:
+                for worker in workers:
+                    worker.cancel()
+            total += batch.sent
+
+    async def _worker(self, queue: asyncio.Queue[Notice], batch: _Batch) -> None:
+        while not queue.empty():
+            await self._deliver(queue.get_nowait(), batch)
+
+    async def _deliver(self, notice: Notice, batch: _Batch) -> None:
+        language, reachable = batch.recipients.get(notice.recipient_id, ("zh", True))
+        if not reachable:
+            if await outbox.claim(notice.id):
+                await outbox.mark_failed(notice, NoticeStatus.SKIPPED, "unreachable")
+            return
+        claimed = text_sent = False
+        for _ in range(MAX_RETRY_AFTER):
+            try:
+                content = await self._content(notice, language, batch)
+                await self.budget.wait_if_paused()
+                async with self.budget.chat(notice.recipient_id), self.budget.overall:
+                    await self.budget.wait_if_paused()
+                    if not claimed:
+                        # Claimed just before sending: a crash loses at most the notices in flight.
+                        if not await outbox.claim(notice.id):
+                            return
+                        claimed = True
+                    if not text_sent:
+                        await self.bot.send_message(notice.recipient_id, content.text)
+                        text_sent = True
+                if content.document is not None:
+                    name, data = content.document
+                    async with self.budget.chat(notice.recipient_id), self.budget.overall:
+                        await self.bot.send_document(notice.recipient_id, BufferedInputFile(data, filename=name),
+                                                     caption=content.caption)
             except TelegramRetryAfter as exc:
-                await outbox.mark_retry(notice, now + timedelta(seconds=exc.retry_after))
-                log.warning("Telegram asked to wait %ss; notice %s put back", exc.retry_after, notice.id)
-                break
+                # Telegram refused this message: pause everyone, then send it again.
+                self.retry_after_answers += 1
+                self.budget.paused_until = max(self.budget.paused_until, time.monotonic() + exc.retry_after)
+                log.warning("Telegram asked to wait %ss; sending resumes then", exc.retry_after)
+                continue
             except TelegramForbiddenError:
-                await outbox.mark_unreachable(notice.recipient_id, now)
+                await outbox.mark_unreachable(notice.recipient_id, batch.now)
                 await outbox.mark_failed(notice, NoticeStatus.SKIPPED, "forbidden")
+                return
             except Exception as exc:  # noqa: BLE001 - one bad notice must not stop the batch
                 # A missing text key, a bad parameter, a network error, a Bot API refusal: the
                 # notice is marked failed with the error's type (never its message, which may
                 # quote personal data) instead of staying claimed forever, and the batch goes on.
-                await outbox.mark_failed(notice, NoticeStatus.FAILED, type(exc).__name__)
+                if claimed or await outbox.claim(notice.id):
+                    await outbox.mark_failed(notice, NoticeStatus.FAILED, type(exc).__name__)
                 log.warning("notice %s failed: %s", notice.id, type(exc).__name__)
+                return
             else:
-                await outbox.mark_sent(notice, now)
-                sent += 1
-        return sent
+                await outbox.mark_sent(notice, batch.now)
+                batch.sent += 1
+                return
+        # Still refused after several waits: back to pending, for the next round.
+        if claimed and not text_sent:
+            await outbox.mark_retry(notice, batch.now + timedelta(seconds=max(1.0, self.budget.paused_until - time.monotonic())))
+        elif claimed:
+            await outbox.mark_failed(notice, NoticeStatus.FAILED, "TelegramRetryAfter")
+
+    async def _content(self, notice: Notice, language: str, batch: _Batch) -> Content:
+        digest = notice.params.get("digest")
+        if digest is None:
+            return Content(render(notice, language))
+        key = (str(digest), str(notice.params.get("at")), language)
+        if key not in batch.contents:  # one build per digest and language, whatever the number of staff
+            batch.contents[key] = await _digest_content(notice.params, language, self.settings)
+        return batch.contents[key]
+
+
+async def _digest_content(params: dict[str, Any], language: str, settings: Settings) -> Content:
+    from bot.services import digest as digests  # noqa: PLC0415 - only digest notices need it
+
+    at = datetime.fromisoformat(str(params["at"]))
+    weekly = params.get("digest") == "weekly"
+    built = await digests.build_digest(settings, at, weekly=weekly)
+    text = digests.render_text(built, language)
+    if not weekly:
+        return Content(text)
+    name, data = await digests.workbook(built, settings)
+    return Content(text, (name, data), t(language, "digest.xlsx_caption"))

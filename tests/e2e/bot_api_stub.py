@@ -127,6 +127,26 @@ _HTML_TAGS = frozenset(
 )
 
 
+# Methods that send a message to a chat: the ones Telegram's flood limits and blocks apply to.
+_SEND_METHODS = frozenset({"sendmessage", "senddocument", "sendphoto"})
+BLOCKED = "Forbidden: bot was blocked by the user"
+
+
+@dataclass
+class RateLimits:
+    """Telegram's flood limits (core.telegram.org/bots/faq): about 30 messages a second overall
+    and about one a second to one chat. Beyond them the answer is 429 "Too Many Requests: retry
+    after N" with ``parameters.retry_after``. ``scale`` multiplies both (the benchmark runs the
+    same shape faster); ``chat_tolerance`` is the share of the per-chat interval a message may
+    come early (arrival jitter on loopback), as Telegram too allows short bursts."""
+
+    overall_per_second: float = 30.0
+    per_chat_interval: float = 1.0
+    retry_after: int = 1
+    scale: float = 1.0
+    chat_tolerance: float = 0.2
+
+
 @dataclass(frozen=True)
 class UploadedFile:
     """A file part of a multipart request.
@@ -323,6 +343,12 @@ class BotApiStub:
         # (scope as canonical JSON, language_code) -> commands
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
         self._injected_errors: dict[str, deque[_ApiError]] = defaultdict(deque)
+        # Flood limits (None: unlimited) and chats whose user blocked the bot (403).
+        self.limits: RateLimits | None = None
+        self.blocked_chats: set[int] = set()
+        self.too_many_requests = 0  # 429 answers given
+        self._recent_sends: deque[float] = deque()
+        self._last_send_to: dict[int, float] = {}
 
         self._handlers: dict[str, tuple[str, _Handler]] = {}
         for method, handler in (
@@ -627,6 +653,8 @@ class BotApiStub:
             injected = self._injected_errors.get(method.lower())
             if injected:
                 raise injected.popleft()
+            if method.lower() in _SEND_METHODS:
+                self._check_send(params)
             if handler is None:
                 logger.warning("BotApiStub: unhandled method %s %r", method, params)
                 self.unknown_methods.append(method)
@@ -648,6 +676,28 @@ class BotApiStub:
         self._outcomes.append(outcome)
         self._calls_changed.notify()
         return response
+
+    def _check_send(self, params: JsonDict) -> None:
+        """403 for a chat whose user blocked the bot; 429 beyond the flood limits."""
+        chat_id = params.get("chat_id")
+        if chat_id in self.blocked_chats:
+            raise _ApiError(403, BLOCKED)
+        limits = self.limits
+        if limits is None:
+            return
+        now = time.monotonic()
+        window = 1.0 / limits.scale
+        while self._recent_sends and self._recent_sends[0] <= now - window:
+            self._recent_sends.popleft()
+        interval = limits.per_chat_interval / limits.scale
+        last = self._last_send_to.get(chat_id) if isinstance(chat_id, int) else None
+        too_soon = last is not None and now - last < interval * (1 - limits.chat_tolerance)
+        if too_soon or len(self._recent_sends) >= limits.overall_per_second:
+            self.too_many_requests += 1
+            raise _ApiError(429, f"Too Many Requests: retry after {limits.retry_after}", retry_after=limits.retry_after)
+        self._recent_sends.append(now)
+        if isinstance(chat_id, int):
+            self._last_send_to[chat_id] = now
 
     async def _read_params(self, request: web.Request) -> JsonDict:
         raw: dict[str, Any] = dict(request.query)
