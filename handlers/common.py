@@ -8,6 +8,7 @@ an act that has no handler (tests/flow/test_common.py presses and sends every on
 from __future__ import annotations
 
 import html
+from decimal import Decimal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -22,12 +23,14 @@ from bot.commands import contact_commands, staff_commands
 from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
 from bot.i18n import LANGUAGES, has_text, t
-from bot.services import stamped_form
+from bot.clock import Clock
+from bot.rules.lifecycle import GRADED_KEY_PROJECT_STATES
+from bot.services import status as status_service
 from bot.settings import Settings
 from handlers import stamped_form as stamped_form_handlers
 from handlers.menu import MenuAction, MenuEntry, main_menu, menu_entries, role_of
-from storage import queries, stamped_forms, submissions
-from storage.models import StationState, Submission, SubmissionKind
+from storage import queries
+from storage.models import StationState, SubmissionKind
 
 # What `/lang <argument>` understands besides the codes themselves.
 LANGUAGE_ALIASES = {
@@ -69,25 +72,31 @@ class Common:
         has_station = False if is_staff else await queries.station_of_user(user_id) is not None
         return role_of(is_staff=is_staff, has_station=has_station)
 
-    async def _send_menu(self, message: Message, user_id: int, lang: str, is_staff: bool) -> None:
+    async def _send_menu(self, message: Message, user_id: int, lang: str, is_staff: bool, clock: Clock,
+                         settings: Settings) -> None:
         role = await self._role(user_id, is_staff)
+        # Only the forms this person may start now (asked of each spec's may_start over one shared
+        # context), and only on /start and /menu.
+        candidates = [spec for spec in self.specs
+                      if any(e.action == spec.menu_action and role in e.roles for e in self.menu_entries)]
+        allowed = {spec.menu_action for spec in await status_service.startable(candidates, user_id, clock, settings)}
         await message.answer(
             t(lang, "menu.title", role=t(lang, f"role.{role}")) + "\n" + t(lang, "start.menu_hint"),
-            reply_markup=main_menu(lang, role, self.menu_entries),
+            reply_markup=main_menu(lang, role, self.menu_entries, allowed),
         )
 
     def about_text(self, lang: str) -> str:
         acts = t(lang, "form.list_separator").join(t(lang, spec.text("title")) for spec in self.specs)
         return t(lang, "start.about", acts=acts)
 
-    async def start(self, message: Message, lang: str, is_staff: bool) -> None:
+    async def start(self, message: Message, lang: str, is_staff: bool, clock: Clock, settings: Settings) -> None:
         user = message.from_user
         name = html.escape(user.full_name) if user else ""
         await message.answer(t(lang, "start.greeting", name=name) + "\n" + self.about_text(lang))
-        await self._send_menu(message, message.chat.id if user is None else user.id, lang, is_staff)
+        await self._send_menu(message, message.chat.id if user is None else user.id, lang, is_staff, clock, settings)
 
-    async def menu(self, message: Message, lang: str, is_staff: bool) -> None:
-        await self._send_menu(message, message.from_user.id, lang, is_staff)
+    async def menu(self, message: Message, lang: str, is_staff: bool, clock: Clock, settings: Settings) -> None:
+        await self._send_menu(message, message.from_user.id, lang, is_staff, clock, settings)
 
     def help_commands(self, is_staff: bool) -> list[str]:
         """The commands /help lists: the role's command list, without /start (it is how one arrives)."""
@@ -163,58 +172,24 @@ class Common:
 
     # -- /status -------------------------------------------------------------------------------------
 
-    async def status(self, message: Message, lang: str, is_staff: bool, settings: Settings) -> None:
-        await message.answer(await self.status_text(message.from_user.id, lang, is_staff, settings))
+    async def status(self, message: Message, lang: str, is_staff: bool, clock: Clock, settings: Settings) -> None:
+        await message.answer(await self.status_text(message.from_user.id, lang, is_staff, clock, settings))
 
-    async def status_text(self, user_id: int, lang: str, is_staff: bool, settings: Settings) -> str:
-        if is_staff:
-            return await _staff_overview(lang)
-        station = await queries.station_of_user(user_id)
-        if station is None:
-            lines = [t(lang, "status.no_station")]
-            items = await queries.submissions_of_user(user_id)
-        else:
-            lines = [
-                t(
-                    lang,
-                    "status.station",
-                    station=html.escape(station.name),
-                    unit=html.escape(station.unit.name),
-                    state=t(lang, f"station_state.{station.state.value}"),
-                )
-            ]
-            if station.recognised_on:
-                lines.append(t(lang, "status.recognised_on", date=station.recognised_on.isoformat()))
-            items = await queries.submissions_of_station(station.id)
-        if items:
-            lines.append(t(lang, "status.submissions_title"))
-            lines += await _submission_lines(items, lang, settings)
-        elif station is not None:
-            lines.append(t(lang, "status.no_submissions"))
-        lines += await self._draft_lines(user_id, lang, settings)
-        return "\n".join(lines)
-
-    async def _draft_lines(self, user_id: int, lang: str, settings: Settings) -> list[str]:
-        """A draft in progress of each form, and the command that resumes it."""
-        lines = []
-        for spec in self.specs:
-            draft = await submissions.draft_of(user_id, SubmissionKind(spec.kind))
-            if draft is not None:
-                saved = draft.updated_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
-                lines.append(t(lang, "status.draft", title=t(lang, spec.text("title")), saved=saved,
-                               command=spec.command))
-        return lines
+    async def status_text(self, user_id: int, lang: str, is_staff: bool, clock: Clock, settings: Settings) -> str:
+        status = await status_service.status_of(user_id, is_staff=is_staff, specs=self.specs, clock=clock,
+                                                settings=settings)
+        return render_status(status, lang)
 
     # -- the menu buttons ----------------------------------------------------------------------------
 
     async def on_menu(self, query: CallbackQuery, callback_data: MenuAction, lang: str, is_staff: bool,
-                      settings: Settings, dialog_manager: DialogManager) -> None:
+                      clock: Clock, settings: Settings, dialog_manager: DialogManager) -> None:
         await query.answer()
         if query.message is None:
             return
         user_id = query.from_user.id
         if callback_data.action == "status":
-            await query.message.answer(await self.status_text(user_id, lang, is_staff, settings))
+            await query.message.answer(await self.status_text(user_id, lang, is_staff, clock, settings))
         elif callback_data.action == "lang":
             await self._set_language(user_id, lang, "en" if lang == "zh" else "zh", dialog_manager,
                                      query.message.answer)
@@ -226,8 +201,78 @@ class Common:
 MENU_ACTIONS = ("status", "lang", "help")
 
 
-async def _staff_overview(lang: str) -> str:
-    o = await queries.overview()
+def render_status(status: status_service.Status, lang: str) -> str:
+    """/status as the person reads it (the data from bot.services.status)."""
+    if status.overview is not None:
+        return _staff_overview(status.overview, lang)
+    station = status.station
+    if station is None:
+        lines = [t(lang, "status.no_station")]
+        if status.submissions:
+            lines += [t(lang, "status.submissions_title"), *_submission_lines(status.submissions, lang)]
+    else:
+        lines = [t(lang, "status.station", station=html.escape(station.name), unit=html.escape(station.unit),
+                   state=t(lang, f"station_state.{station.state}"))]
+        if station.recognised_on:
+            lines.append(t(lang, "status.recognised_on", date=station.recognised_on.isoformat()))
+        lines += _station_lines(station, lang)
+    lines += [t(lang, "status.draft", title=t(lang, d.title_key), saved=d.saved, command=d.command) for d in status.drafts]
+    return "\n".join(lines)
+
+
+def _station_lines(station: status_service.StationStatus, lang: str) -> list[str]:
+    lines: list[str] = []
+    if station.filings:
+        lines.append(t(lang, "status.filing.title"))
+        lines += [t(lang, f"status.filing.{f.standing}", year=f.year, date=f.on.isoformat() if f.on else "")
+                  for f in station.filings]
+    if station.key_projects:
+        lines.append(t(lang, "status.key_project.title"))
+        lines += [_key_project_line(p, lang) for p in station.key_projects]
+    if station.requests:
+        lines.append(t(lang, "status.request.title"))
+        lines += [
+            t(lang, "status.request.line", kind=t(lang, f"submission_kind.{r.kind}"), reference=r.reference,
+              year=t(lang, "status.request.year", year=r.year) if r.kind == SubmissionKind.EXTENSION.value and r.year else "",
+              date=r.submitted_on.isoformat() if r.submitted_on else "")
+            for r in station.requests
+        ]
+    if station.submissions:
+        lines += [t(lang, "status.submissions_title"), *_submission_lines(station.submissions, lang)]
+    elif not (station.key_projects or station.requests):
+        lines.append(t(lang, "status.no_submissions"))
+    if station.next is not None:
+        lines += [t(lang, "status.next.title"), _next_line(station.next, lang)]
+    return lines
+
+
+def _amount(amount: Decimal) -> str:
+    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def _key_project_line(p: status_service.KeyProjectLine, lang: str) -> str:
+    text = t(lang, "status.key_project.line", reference=p.reference, year=p.year or "",
+             status=t(lang, f"submission_status.{p.status}"))
+    if p.level is not None and p.status in GRADED_KEY_PROJECT_STATES:
+        text += t(lang, "status.key_project.level", level=t(lang, f"status.key_project.level_{p.level}"))
+    if p.amount is not None:
+        if p.paid_on is not None:
+            text += t(lang, "status.key_project.funding_paid", amount=_amount(p.amount), date=p.paid_on.isoformat())
+        else:
+            text += t(lang, "status.key_project.funding_unpaid", amount=_amount(p.amount))
+    return text
+
+
+def _next_line(step: status_service.NextStep, lang: str) -> str:
+    text = t(lang, f"status.next.{step.what}", year=step.year or "", date=step.on.isoformat() if step.on else "",
+             kind=t(lang, f"submission_kind.{step.kind}") if step.kind else "", reference=step.reference)
+    if step.command and step.what != "request_pending":
+        how = {"filing_opens": "send_later", "extension_pending": "send_meanwhile"}.get(step.what, "send")
+        text += t(lang, f"status.next.{how}", command=step.command)
+    return text
+
+
+def _staff_overview(o: queries.Overview, lang: str) -> str:
     return "\n".join(
         [
             t(lang, "status.staff_title"),
@@ -244,31 +289,17 @@ async def _staff_overview(lang: str) -> str:
     )
 
 
-async def _submission_lines(items: list[Submission], lang: str, settings: Settings) -> list[str]:
+def _submission_lines(items: Sequence[status_service.SubmissionLine], lang: str) -> list[str]:
     """One line per submission; a declaration says whether its stamped 申报表 is in or awaited."""
-    declarations = [s.id for s in items if s.kind == SubmissionKind.ESTABLISHMENT]
-    stamped = await stamped_forms.stamped_forms(declarations)
     lines = []
     for s in items:
-        lines.append(
-            t(
-                lang,
-                "status.submission_line",
-                kind=t(lang, f"submission_kind.{s.kind.value}"),
-                reference=s.reference or "",
-                status=t(lang, f"submission_status.{s.status.value}"),
-            )
-        )
-        if s.kind != SubmissionKind.ESTABLISHMENT:
-            continue
-        held = stamped.get(s.id)
-        if held is not None:
-            date = held.latest_at.astimezone(settings.tz).date().isoformat()
-            lines.append(t(lang, "status.stamped_in", version=held.versions, date=date))
-        elif s.status.value in stamped_form.AWAITED_IN:
+        lines.append(t(lang, "status.submission_line", kind=t(lang, f"submission_kind.{s.kind}"), reference=s.reference,
+                       status=t(lang, f"submission_status.{s.status}")))
+        if s.stamped_versions is not None and s.stamped_on is not None:
+            lines.append(t(lang, "status.stamped_in", version=s.stamped_versions, date=s.stamped_on.isoformat()))
+        elif s.stamped_awaited:
             lines.append(t(lang, "status.stamped_awaited"))
     return lines
-
 
 async def fallback(message: Message, lang: str) -> None:
     """Anything no conversation claimed: say so, never stay silent."""
