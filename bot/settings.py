@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.rules.notices import NoticeRules
 
 IdList = Annotated[frozenset[int], NoDecode]
 
@@ -54,6 +57,23 @@ class Settings(BaseSettings):
     # R19: a 公示 lasts 5 working days (holidays skipped, make-up working days counted); true
     # counts 5 calendar days instead.
     announcement_calendar_days: bool = False
+    # Scheduled notices (SPEC §6; bot/rules/notices.py): date-based notices go out at NOTICE_HOUR
+    # (local); nothing is sent from QUIET_HOURS_START to QUIET_HOURS_END, a notice due then is
+    # due at QUIET_HOURS_END. Lists are comma-separated; days as MM-DD.
+    notice_hour: int = 9
+    quiet_hours_start: int = 21
+    quiet_hours_end: int = 8
+    filing_window_open_day: str = "01-02"
+    filing_reminder_days: str = "02-01,02-15"
+    filing_reminder_days_before: str = "7,1"
+    extension_expiry_days_before: str = "14,3"
+    revocation_warning_months: int = 5
+    revocation_candidate_months: int = 6
+    key_project_window_closing_days: int = 7
+    # How often the notice tick runs, and the leader's lease (one instance runs the ticks and the
+    # sender; a dead leader is replaced within LEADER_LEASE_SECONDS plus one retry).
+    tick_interval_seconds: int = 60
+    leader_lease_seconds: int = 30
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod
@@ -79,6 +99,25 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.tz_name)
+
+    def notice_rules(self) -> NoticeRules:
+        """The offsets and hours of the scheduled notices, as bot.rules.notices takes them."""
+        from bot.rules.notices import NoticeRules
+
+        def days(text: str) -> tuple[tuple[int, int], ...]:
+            return tuple((int(m), int(d)) for m, d in (p.strip().split("-") for p in text.split(",") if p.strip()))
+
+        def ints(text: str) -> tuple[int, ...]:
+            return tuple(int(p) for p in text.split(",") if p.strip())
+
+        return NoticeRules(
+            tz=self.tz, notice_hour=self.notice_hour, quiet_start=self.quiet_hours_start, quiet_end=self.quiet_hours_end,
+            window_open_day=days(self.filing_window_open_day)[0], reminder_days=days(self.filing_reminder_days),
+            reminder_days_before=ints(self.filing_reminder_days_before),
+            extension_days_before=ints(self.extension_expiry_days_before),
+            warning_months=self.revocation_warning_months, candidate_months=self.revocation_candidate_months,
+            window_closing_days=self.key_project_window_closing_days,
+        )
 
     def webhook_secret_token(self) -> str:
         """The secret Telegram must send with every webhook call: WEBHOOK_SECRET, or one derived

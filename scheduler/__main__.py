@@ -1,6 +1,13 @@
 """`python -m scheduler`: the scheduler alone (deployments with several bot instances).
 
-`--at 2027-02-01T09:00` fires once what is due as of that time and exits.
+    python -m scheduler                      run the ticks and the sender (while this instance leads)
+    python -m scheduler --at ISO             send once what the outbox holds due as of that time
+    python -m scheduler tick --at ISO [--dry-run] [--json]
+                                             queue what is due as of that time (the tick); with
+                                             --dry-run nothing is written; --json prints one object
+                                             per notice and line. Needs no BOT_TOKEN: it sends nothing.
+
+A time without an offset is local (TZ_NAME, Asia/Shanghai).
 """
 
 from __future__ import annotations
@@ -39,10 +46,44 @@ async def run(at: datetime | None) -> int:
         await db.close_db()
 
 
+async def run_tick(at: datetime, dry_run: bool, as_json: bool) -> int:
+    import json
+
+    from scheduler import ticks
+
+    settings = get_settings()
+    await db.init_db(settings.database_url, auto_migrate=settings.auto_migrate)
+    try:
+        when = at if at.tzinfo else at.replace(tzinfo=settings.tz)
+        result = await (ticks.dry_run if dry_run else ticks.tick)(when, settings)
+    finally:
+        await db.close_db()
+    if as_json:
+        for queued in result.queued:
+            print(json.dumps(queued.as_json(settings.tz), ensure_ascii=False))
+    else:
+        verb = "would queue" if dry_run else "queued"
+        print(f"{verb} {len(result.queued)} notice(s) and {len(result.moves)} move(s) due as of {when.isoformat()}")
+        for move in result.moves:
+            print(f"  move {move.subject} {move.subject_id}: {move.action}")
+        for q in result.queued:
+            print(f"  {q.due_at.astimezone(settings.tz).isoformat()} {q.kind} {q.subject} {q.period} -> {q.recipient}")
+    return 0
+
+
 def main() -> int:
+    argv = sys.argv[1:]
+    if argv[:1] == ["tick"]:
+        tick_parser = argparse.ArgumentParser(prog="python -m scheduler tick")
+        tick_parser.add_argument("--at", type=datetime.fromisoformat, required=True, help="the moment to tick as of")
+        tick_parser.add_argument("--dry-run", action="store_true", help="compute only, write nothing")
+        tick_parser.add_argument("--json", action="store_true", help="one JSON object per notice and line")
+        tick_args = tick_parser.parse_args(argv[1:])
+        setup_logging(get_settings().log_level)
+        return asyncio.run(run_tick(tick_args.at, tick_args.dry_run, tick_args.json))
     parser = argparse.ArgumentParser(prog="python -m scheduler")
-    parser.add_argument("--at", type=datetime.fromisoformat, help="fire once what is due as of this time, then exit")
-    args = parser.parse_args()
+    parser.add_argument("--at", type=datetime.fromisoformat, help="send once what the outbox holds due as of this time, then exit")
+    args = parser.parse_args(argv)
     if get_settings().bot_token is None:
         # Without a token there is no one to send to; the terminal chat (python -m bot) runs
         # the scheduler itself.
