@@ -310,8 +310,8 @@ def _filing_notices(now: datetime, o: ObligationFacts, station: StationFacts, ru
     warning = _at(add_months(since, rules.warning_months), rules)
     candidate = _at(add_months(since, rules.candidate_months), rules)
     months = [(k, _at(add_months(since, k), rules)) for k in range(0, 12 * 10)]
-    passed = [(k, moment) for k, moment in months if moment <= now and k != rules.warning_months]
-    if passed:
+    passed = [(k, moment) for k, moment in months if moment <= now]
+    if passed and passed[-1][0] != rules.warning_months:  # that month, the warning says it
         k, moment = passed[-1]
         out.append(notice("filing_overdue", f"{o.year}:m{k + 1}{suffix}", moment, overdue_since=since.isoformat()))
     if warning <= now < candidate:
