@@ -86,7 +86,7 @@ async def run_console(settings: Settings) -> None:
         await ConsoleChat(bot, dp, api, printer, settings.default_language, clock=clock, tz=settings.tz).run()
         await dp.emit_shutdown(bot=bot)
     finally:
-        scheduler.shutdown(wait=False)
+        await scheduler.stop()
         await dp.storage.close()
 
 
@@ -107,7 +107,7 @@ async def run(settings: Settings) -> None:
             else:
                 await run_polling(bot, dp, settings)
         finally:
-            scheduler.shutdown(wait=False)
+            await scheduler.stop()
             await dp.storage.close()
             await bot.session.close()
     finally:

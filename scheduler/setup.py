@@ -7,38 +7,77 @@ schedule itself is stored, so a missed tick is simply caught up by the next one.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
+from scheduler import ticks
+from scheduler.leader import Leader, leadership_for
 from scheduler.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 
 
-async def outbox_tick(sender: OutboxSender, clock: Clock) -> None:
+class Scheduler(AsyncIOScheduler):
+    """The AsyncIOScheduler with the leadership its jobs run under; `await stop()` releases it."""
+
+    leader: Leader
+
+    async def stop(self) -> None:
+        if self.running:
+            self.shutdown(wait=False)
+        await self.leader.stop()
+
+
+async def outbox_tick(sender: OutboxSender, clock: Clock, leader: Leader | None = None) -> None:
+    if leader is not None and not await leader.leading():
+        return
     await sender.send_due(clock.now())
 
 
-def build_scheduler(bot: Bot, settings: Settings, clock: Clock | None = None, *, in_bot: bool = False) -> AsyncIOScheduler:
-    """The scheduler with its jobs. Inside a bot process (`in_bot`) the outbox sender runs only
-    when OUTBOX_SENDER is on; deployments with a separate `python -m scheduler` turn it off."""
+async def notice_tick(settings: Settings, clock: Clock, leader: Leader | None = None) -> None:
+    """What the calendar makes due now, into the outbox (scheduler/ticks.py)."""
+    if leader is not None and not await leader.leading():
+        return
+    result = await ticks.tick(clock.now(), settings)
+    if result.queued or result.moves:
+        log.info("tick: %d notice(s) queued, %d move(s)", len(result.queued), len(result.moves))
+
+
+def build_scheduler(bot: Bot, settings: Settings, clock: Clock | None = None, *, in_bot: bool = False,
+                    leader: Leader | None = None) -> Scheduler:
+    """The scheduler with its jobs: the notice tick, the outbox sender, and the renewal of the
+    leadership; the first two run only while this instance leads (scheduler/leader.py). Inside a
+    bot process (`in_bot`) they run only when OUTBOX_SENDER is on; deployments with a separate
+    `python -m scheduler` turn it off."""
     clock = clock or SystemClock()
-    scheduler = AsyncIOScheduler(timezone=settings.tz)
+    scheduler = Scheduler(timezone=settings.tz)
+    scheduler.leader = leader or Leader(
+        leadership_for(settings.database_url, settings.redis_url, settings.leader_lease_seconds),
+        interval=max(1.0, settings.leader_lease_seconds / 3),
+    )
     if settings.outbox_sender or not in_bot:
+        scheduler.add_job(
+            scheduler.leader.check, "interval", seconds=scheduler.leader.interval, id="leader",
+            max_instances=1, coalesce=True, next_run_time=clock.now(),
+        )
+        scheduler.add_job(
+            notice_tick, "interval", seconds=settings.tick_interval_seconds, args=[settings, clock, scheduler.leader],
+            id="notice_tick", max_instances=1, coalesce=True, next_run_time=clock.now() + timedelta(seconds=1),
+        )
         sender = OutboxSender(bot, settings.send_rate_per_second)
         scheduler.add_job(
             outbox_tick,
             "interval",
             seconds=2,
-            args=[sender, clock],
+            args=[sender, clock, scheduler.leader],
             id="outbox",
             max_instances=1,
             coalesce=True,
-            next_run_time=clock.now(),
+            next_run_time=clock.now() + timedelta(seconds=2),
         )
     return scheduler
 
