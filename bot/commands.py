@@ -36,6 +36,7 @@ STAFF_ONLY_COMMANDS += ["announce", "objections", "holidays"]  # handlers/staff/
 STAFF_ONLY_COMMANDS += ["kpwindow"]  # handlers/staff/key_projects.py
 STAFF_ONLY_COMMANDS += ["supervision"]  # handlers/staff/supervision.py
 STAFF_ONLY_COMMANDS += ["contacts", "bind"]  # handlers/staff/contacts.py
+STAFF_ONLY_COMMANDS += ["digest"]  # handlers/staff/digest.py
 
 
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:

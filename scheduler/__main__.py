@@ -39,7 +39,7 @@ async def run(at: datetime | None) -> int:
         try:
             await asyncio.Event().wait()
         finally:
-            await scheduler.stop()
+            scheduler.shutdown(wait=False)
         return 0
     finally:
         await bot.session.close()
@@ -72,6 +72,8 @@ async def run_tick(at: datetime, dry_run: bool, as_json: bool) -> int:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["digest"]:  # scheduler/digest_cli.py
+        return __import__("scheduler.digest_cli", fromlist=["main"]).main(sys.argv[2:])
     argv = sys.argv[1:]
     if argv[:1] == ["tick"]:
         tick_parser = argparse.ArgumentParser(prog="python -m scheduler tick")
