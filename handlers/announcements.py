@@ -33,6 +33,7 @@ from bot.services import announcements as service
 from bot.settings import Settings
 from handlers.uploads import upload_of
 from storage import announcements as store
+from storage import subscribers
 
 ANNOUNCEMENTS_COMMAND = "announcements"
 OBJECTION_COMMAND = "objection"
@@ -54,6 +55,28 @@ class NoEvidence(CallbackData, prefix="ann_obj_none"):
     item: int
 
 
+class Subscription(CallbackData, prefix="ann_sub"):
+    on: bool
+
+
+def subscription_markup(lang: str, subscribed: bool) -> InlineKeyboardMarkup:
+    """One button: subscribe to the start and end of every 公示, or unsubscribe."""
+    key = "announcement.subscription.unsubscribe_button" if subscribed else "announcement.subscription.subscribe_button"
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t(lang, key), callback_data=Subscription(on=not subscribed).pack())]])
+
+
+async def on_subscription(query: CallbackQuery, callback_data: Subscription, lang: str, clock: Clock) -> None:
+    if callback_data.on:
+        await subscribers.subscribe(query.from_user.id, clock.now())
+    else:
+        await subscribers.unsubscribe(query.from_user.id)
+    await query.answer(t(lang, "announcement.subscription.subscribed" if callback_data.on
+                         else "announcement.subscription.unsubscribed"))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=subscription_markup(lang, callback_data.on))
+
+
 def title(lang: str, listed: store.Listed) -> str:
     return t(lang, f"announcement.title.{listed.kind}", year=listed.starts_on.year, number=listed.id)
 
@@ -72,12 +95,13 @@ def announcement_text(lang: str, listed: store.Listed) -> str:
 
 async def list_open(message: Message, lang: str, clock: Clock, settings: Settings) -> None:
     shown = await service.open_announcements(clock, settings)
+    markup = subscription_markup(lang, await subscribers.is_subscribed(message.from_user.id)) if message.from_user else None
     if not shown:
-        await message.answer(t(lang, "announcement.none"))
+        await message.answer(t(lang, "announcement.none"), reply_markup=markup)
         return
     text = "\n\n".join([t(lang, "announcement.list_title", count=len(shown)),
                         *(announcement_text(lang, a) for a in shown), t(lang, "announcement.how_to_object")])
-    await message.answer(text)
+    await message.answer(text, reply_markup=markup)
 
 
 def _ended(lang: str, ends_on: date | None) -> str:
@@ -212,6 +236,7 @@ def build_router() -> Router:
     router.message.register(cancel, in_objection, Command("cancel"))
     router.callback_query.register(on_item, ObjectTo.filter())
     router.callback_query.register(on_no_evidence, NoEvidence.filter())
+    router.callback_query.register(on_subscription, Subscription.filter())
     # other commands go on to their handlers while an objection is being written
     router.message.register(on_text, StateFilter(ObjectionSG.text), ~F.text.startswith("/"))
     router.message.register(on_evidence, StateFilter(ObjectionSG.evidence), ~F.text.startswith("/"))
