@@ -7,7 +7,9 @@ schedule itself is stored, so a missed tick is simply caught up by the next one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -38,13 +40,22 @@ async def outbox_tick(sender: OutboxSender, clock: Clock, leader: Leader | None 
     await sender.send_due(clock.now())
 
 
+# Further ticks run after the notice tick, under the same leadership and with the same moment:
+# `async def f(now: datetime, settings: Settings) -> Any`, idempotent like it (the staff digests
+# append theirs here: bot.services.digest.queue_digests).
+EXTRA_TICKS: list[Callable[[datetime, Settings], Awaitable[Any]]] = []
+
+
 async def notice_tick(settings: Settings, clock: Clock, leader: Leader | None = None) -> None:
     """What the calendar makes due now, into the outbox (scheduler/ticks.py)."""
     if leader is not None and not await leader.leading():
         return
-    result = await ticks.tick(clock.now(), settings)
+    now = clock.now()
+    result = await ticks.tick(now, settings)
     if result.queued or result.moves:
         log.info("tick: %d notice(s) queued, %d move(s)", len(result.queued), len(result.moves))
+    for extra in EXTRA_TICKS:
+        await extra(now, settings)
 
 
 def build_scheduler(bot: Bot, settings: Settings, clock: Clock | None = None, *, in_bot: bool = False,
