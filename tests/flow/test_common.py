@@ -27,8 +27,8 @@ async def test_start_greets_in_chinese_with_the_public_menu(chat: Chat) -> None:
     texts = chat.texts(calls)
     assert texts[0].startswith("您好，张三！这里是深圳市技师工作站服务机器人。")
     # it offers what the bot does today, and no act that is not built yet
-    assert "目前可办理：设立申报。" in texts[0]
-    assert not any(act in texts[0] for act in ("重点建设项目", "年度备案", "延期", "注销", "资助", "导出"))
+    assert "目前可办理：设立申报、重点建设项目申报、年度备案、延期备案申请、注销申请。" in texts[0]
+    assert not any(act in texts[0] for act in ("资助", "导出"))
     assert "主菜单（申办单位 / 公众）" in texts[1]
     assert chat.buttons() == ["📝 设立申报", "📋 办理状态", "🌐 语言 / Language", "❓ 帮助"]
     user = await BotUser.get(id=chat.user.id)
@@ -81,7 +81,8 @@ async def test_status_shows_the_station_and_its_submissions(chat: Chat) -> None:
     assert "<b>精密加工技师工作站</b>（深圳精密制造有限公司）" in text
     assert "状态：在册运行" in text
     assert "• 年度备案 SZJS-2026-0001：已提交" in text
-    assert "延期" not in text  # drafts are not submissions yet
+    assert "• 延期" not in text  # drafts are not submissions yet
+    assert "📝 延期备案申请：有一份未提交的草稿" in text
 
 
 async def test_staff_status_is_the_city_overview(chat: Chat) -> None:
