@@ -192,14 +192,11 @@ async def _station_status(station: Station, user_id: int, specs: Sequence[FormSp
         # Still the declaration: today's view of it (and its stamped form).
         return replace(base, submissions=await _submission_lines(items, settings))
     today = local_today(clock, settings.tz)
-    requests = tuple(
-        RequestLine(str(s.kind.value), s.reference or "", s.year, _local_date(s, settings))
-        for s in items
-        if s.kind in REQUEST_KINDS and s.status in AWAITING_BUREAU
-    )
+    waiting = [s for s in items if s.kind in REQUEST_KINDS and s.status in AWAITING_BUREAU]
+    requests = tuple(RequestLine(str(s.kind.value), s.reference or "", s.year, _local_date(s, settings)) for s in waiting)
     projects = [s for s in items if s.kind == SubmissionKind.KEY_PROJECT]
     # The rest (the declaration, the filings, decided requests) as the record of what was sent.
-    shown_apart = {s.id for s in projects} | {s.id for s in items if s.kind in REQUEST_KINDS and s.status in AWAITING_BUREAU}
+    shown_apart = {s.id for s in projects} | {s.id for s in waiting}
     filings = await _filing_lines(station, items, today, settings)
     return replace(
         base,
@@ -259,8 +256,10 @@ async def _next_step(station: Station, user_id: int, filings: tuple[FilingLine, 
     filing_command = _command_of(specs, SubmissionKind.ANNUAL_FILING)
     extensions = {r.year: r for r in requests if r.kind == SubmissionKind.EXTENSION.value}
     candidates: list[NextStep] = []
+    # While a deregistration request is decided the station files nothing (the filing form says so).
+    filing_now = station.state != StationState.DEREGISTRATION_REQUESTED
     for f in filings:
-        if f.standing not in ("due", "extended", "overdue"):
+        if not filing_now or f.standing not in ("due", "extended", "overdue"):
             continue
         pending = extensions.get(f.year)
         if pending is not None:

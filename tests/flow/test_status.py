@@ -21,6 +21,7 @@ from storage.models import (
     Funding,
     KeyProjectWindow,
     Station,
+    StationState,
     Submission,
     SubmissionKind,
     SubmissionStatus,
@@ -201,3 +202,18 @@ async def test_the_menu_offers_what_the_person_may_start_now(db: str) -> None:
     # staff: unchanged, no form
     await chat.send("/menu", user=chat.as_user(STAFF_ID))
     assert chat.buttons(chat.as_user(STAFF_ID)) == COMMON
+
+
+async def test_while_a_deregistration_is_decided_nothing_else_is_asked_of_the_station(db: str) -> None:
+    chat = Chat(make_settings(db), clock=FixedClock(SPRING))
+    station = await recognised_station(USER_ID, state=StationState.DEREGISTRATION_REQUESTED)
+    await Submission.create(
+        kind=SubmissionKind.DEREGISTRATION, status=SubmissionStatus.SUBMITTED, station=station, unit_id=station.unit_id,
+        created_by=USER_ID, year=2026, reference="SZZX-2026-0001", uniqueness_key=f"deregistration:{station.id}",
+        submitted_at=SPRING, answers={"explanation": "企业转型"},
+    )
+    lines = chat.texts(await chat.send("/status"))[0].split("\n")
+    assert "状态：注销申请中" in lines
+    assert "• 注销申请 SZZX-2026-0001：2026-04-10 提交，待市人力资源保障局批复" in lines
+    assert "• 2025年度：逾期未备案（自 2026-03-01 起）" in lines
+    assert lines[-2:] == ["<b>下一步</b>", "注销申请 SZZX-2026-0001 待市人力资源保障局批复，目前没有需要您办理的事项。"]
