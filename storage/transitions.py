@@ -316,6 +316,12 @@ async def _notify(
         # (the experts' comment on a pass) reads "说明".
         text_key = TEXT_KEY_WITH_REASON if transition.reason_required else TEXT_KEY_WITH_NOTE
         params["reason"] = reason.strip()
+    due_on = values.get("due_on") if subject == "submission" else None
+    if isinstance(due_on, date):
+        # An approved extension (R11): the contact learns the filing's new due date with the decision.
+        params["due_on"] = due_on.isoformat()
+        text_key = {TEXT_KEY: "plain", TEXT_KEY_WITH_NOTE: "note", TEXT_KEY_WITH_REASON: "reason"}[text_key]
+        text_key = f"notice.status_change_due.{text_key}"
     queued = []
     for recipient in sorted(await _recipients(row) - {actor_id}):
         if await outbox.enqueue(recipient, NOTICE_KIND, f"{subject}:{row.id}", f"t{transition_id}", text_key, now, params):

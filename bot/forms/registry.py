@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.forms.declaration import DECLARATION_SPEC
+from bot.forms.deregistration import DEREGISTRATION_SPEC
+from bot.forms.extension import EXTENSION_SPEC
 from bot.forms.spec import FormSpec
 
-FORM_SPECS: tuple[FormSpec, ...] = (DECLARATION_SPEC,)
+FORM_SPECS: tuple[FormSpec, ...] = (DECLARATION_SPEC, EXTENSION_SPEC, DEREGISTRATION_SPEC)
