@@ -55,14 +55,28 @@ def form_text(lang: str, spec: FormSpec, name: str, **params: Any) -> str:
     key = spec.text(name)
     if not has_text(key):
         key = f"form.generic.{name}"
-    # A param named "<x>_key" is a text key, shown in the person's language as {x} (as in notices).
+    return t(lang, key, title=t(lang, spec.text("title")), command=spec.command, **_shown_params(lang, params))
+
+
+def _shown_params(lang: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A param named "<x>_key" is a text key, shown in the person's language as {x} (as in notices);
+    its value may also be a (key, params) pair, or a list of keys and pairs shown one per line (the
+    shortfalls a filing's receipt lists)."""
     shown = {}
     for param, value in params.items():
         if param.endswith("_key"):
-            shown[param.removesuffix("_key")] = t(lang, str(value))
+            shown[param.removesuffix("_key")] = _text_param(lang, value)
         else:
             shown[param] = value
-    return t(lang, key, title=t(lang, spec.text("title")), command=spec.command, **shown)
+    return shown
+
+
+def _text_param(lang: str, value: Any) -> str:
+    if isinstance(value, str):
+        return t(lang, value)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], dict):
+        return t(lang, value[0], **_shown_params(lang, value[1]))
+    return "\n".join(_text_param(lang, item) for item in value)
 
 
 # Where a handler leaves the screen it rendered for the window's getter, in the update's data.

@@ -132,10 +132,11 @@ class _InFull:
         return "" if stored is None else str(stored)
 
 
-def print_session(form: Form, answers: Mapping[str, Any]) -> FormSession:
+def print_session(form: Form, answers: Mapping[str, Any], context: FormContext | None = None) -> FormSession:
     """A read-only session over answers with personal numbers in full (`FormSession.plain_answers`),
-    in the language of the printed form. It checks nothing, so its context is empty."""
-    context = FormContext(today=date.min, now=datetime.min.replace(tzinfo=UTC))
+    in the language of the printed form. It checks nothing, so its context is empty unless a form
+    whose questions depend on it (`Field.visible` taking the context) passes one."""
+    context = context or FormContext(today=date.min, now=datetime.min.replace(tzinfo=UTC))
     return FormSession(form, dict(answers), _InFull(), context, lang=PRINT_LANGUAGE)
 
 
@@ -260,10 +261,14 @@ class _Printer:
         run.font.size = Pt(TITLE_PT)
         draft = self.text("draft")
         day = self.request.submitted_on
+        context = self.request.context
         header = self.doc.add_paragraph(self.text(
             "header",
             reference=self.request.reference or draft,
             submitted=self.text("date", year=day.year, month=day.month, day=day.day) if day else draft,
+            # for a form whose header names them (the station's annual filing and its year)
+            station=context.station.name if context is not None and context.station is not None else "",
+            year=context.year if context is not None and context.year is not None else "",
         ))
         header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         header.paragraph_format.space_after = Pt(6)

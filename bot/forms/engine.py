@@ -24,6 +24,8 @@ field and supplied by the form's spec.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -75,6 +77,14 @@ Check = Callable[[Any, Mapping[str, Any], FormContext], Invalid | None]
 ItemCheck = Callable[[Mapping[str, Any], Mapping[str, Any], FormContext], Invalid | None]
 
 
+@functools.cache
+def _takes_context(visible: Callable[..., bool]) -> bool:
+    """Whether a `visible` or `text_params` callable takes the context besides the answers (two parameters)."""
+    parameters = inspect.signature(visible).parameters.values()
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
 @dataclass(frozen=True)
 class Field:
     """One question. `kind` names a registered field kind; `visible` hides it for some earlier answers."""
@@ -87,7 +97,9 @@ class Field:
     max_length: int = 200
     min_length: int = 1
     minimum: int = 0
-    visible: Callable[[Answers], bool] | None = None
+    # Sees the answers, or the answers and the context (a question only a school-enterprise
+    # station is asked): a callable taking two arguments gets the context too.
+    visible: Callable[[Answers], bool] | Callable[[Answers, FormContext | None], bool] | None = None
     checks: tuple[Check, ...] = ()
     async_checks: tuple[str, ...] = ()  # names of the spec's async checks, run before the answer is kept
     subfields: tuple[Field, ...] = ()  # kind == "group": the fields of one item
@@ -97,13 +109,18 @@ class Field:
     unique: bool = False
     # Fills the question's placeholders from earlier answers; a param named "<x>_key" is a text key,
     # shown in the person's language as {x} (e.g. the unit's registration certificate).
-    text_params: Callable[[Answers], dict[str, Any]] | None = None
+    # May take the context too (two parameters), as `visible` may: the filing's deadline, say.
+    text_params: Callable[[Answers], dict[str, Any]] | Callable[[Answers, FormContext | None], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         kind_of(self.kind)  # an unknown kind fails when the form is declared, not when asked
 
-    def is_visible(self, answers: Answers) -> bool:
-        return self.visible is None or self.visible(answers)
+    def is_visible(self, answers: Answers, context: FormContext | None = None) -> bool:
+        if self.visible is None:
+            return True
+        if _takes_context(self.visible):
+            return bool(self.visible(answers, context))  # type: ignore[call-arg]
+        return bool(self.visible(answers))  # type: ignore[call-arg]
 
     @property
     def answered_by(self) -> str:
@@ -231,7 +248,7 @@ class FormSession:
         return f"{field_id}_unverified" in self.answers.get(FLAGS, ())
 
     def visible_fields(self) -> list[Field]:
-        return [f for f in self.form.fields if f.is_visible(self.answers)]
+        return [f for f in self.form.fields if f.is_visible(self.answers, self.context)]
 
     def is_answered(self, f: Field) -> bool:
         if f.kind == "group":
@@ -285,7 +302,8 @@ class FormSession:
     def _ftext(self, f: Field, suffix: str = "q") -> str:
         params: dict[str, Any] = {"year": self.context.year or ""}
         if suffix == "q" and f.text_params is not None:
-            for name, value in f.text_params(self.answers).items():
+            given = f.text_params(self.answers, self.context) if _takes_context(f.text_params) else f.text_params(self.answers)  # type: ignore[call-arg]
+            for name, value in given.items():
                 # A param named "<x>_key" is a text key, shown in the person's language as {x}.
                 if name.endswith("_key"):
                     params[name.removesuffix("_key")] = self.tr(str(value))
@@ -297,9 +315,9 @@ class FormSession:
         return error_text(self.lang, error)
 
     def progress(self, f: Field) -> str:
-        sections = [s for s in self.form.sections if any(x.is_visible(self.answers) for x in s.fields)]
+        sections = [s for s in self.form.sections if any(x.is_visible(self.answers, self.context) for x in s.fields)]
         section = self.form.section_of(f.id)
-        in_section = [x for x in section.fields if x.is_visible(self.answers)]
+        in_section = [x for x in section.fields if x.is_visible(self.answers, self.context)]
         mark = self.tr(
             "form.progress",
             form=self.tr(f"form.{self.form.id}.title"),
@@ -392,7 +410,7 @@ class FormSession:
         found = []
         for choice in f.choices:
             trial = {**self.answers, f.id: choice.value}
-            later = [x for x in self.form.fields if x.is_visible(trial)]
+            later = [x for x in self.form.fields if x.is_visible(trial, self.context)]
             index = next((i for i, x in enumerate(later) if x.id == f.id), None)
             if index is not None and index + 1 < len(later) and later[index + 1].answered_by == "file":
                 found.append((choice.value, later[index + 1]))

@@ -27,6 +27,9 @@ class PrintRequest:
     reference: str | None
     submitted_on: date | None
     flags: Sequence[str] = ()
+    # Whom and which year the act is for (the station, `FormSpec.year_of`): the printed form's
+    # header names them; None for a form that needs neither.
+    context: FormContext | None = None
 
 
 @dataclass(frozen=True)

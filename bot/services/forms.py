@@ -189,7 +189,7 @@ async def submit(spec: FormSpec, session: FormSession, submission_id: int, user_
     submitted_at = (result.submitted_at or now).astimezone(settings.tz)
     if result.already:
         return SubmitOutcome(reference=result.reference, submitted_at=submitted_at, already=True)
-    printed = await print_form(spec, plain, final, result.reference, submitted_at)
+    printed = await print_form(spec, plain, final, result.reference, submitted_at, session.context)
     return SubmitOutcome(
         reference=result.reference, submitted_at=submitted_at, receipt_params=spec.on_submit.receipt_params(plain, session.context),
         printed=printed,
@@ -197,7 +197,7 @@ async def submit(spec: FormSpec, session: FormSession, submission_id: int, user_
 
 
 async def print_form(spec: FormSpec, plain: dict[str, Any], final: dict[str, Any], reference: str | None,
-                     submitted_at: datetime | None) -> PrintedForm | None:
+                     submitted_at: datetime | None, context: FormContext | None = None) -> PrintedForm | None:
     printable = spec.on_submit.printable
     if printable is None:
         return None
@@ -208,7 +208,8 @@ async def print_form(spec: FormSpec, plain: dict[str, Any], final: dict[str, Any
         for f in files
     ]
     documents += await _documents_added_later(reference, set(in_answers))
-    request = PrintRequest(plain, documents, reference, submitted_at.date() if submitted_at else None, final.get(FLAGS, ()))
+    request = PrintRequest(plain, documents, reference, submitted_at.date() if submitted_at else None, final.get(FLAGS, ()),
+                           context)
     # About 0.1 s of CPU: off the event loop, so other users' updates are not held up.
     content = await asyncio.to_thread(printable.build, request)
     return PrintedForm(printable.filename.format(reference=reference or "draft"), content, printable.caption_key, reference or "")
@@ -228,7 +229,9 @@ async def reprint(spec: FormSpec, user_id: int, lang: str, clock: Clock, setting
     submission = await submissions.latest_submitted(user_id, SubmissionKind(spec.kind))
     if submission is None:
         return None
-    session = FormSession(spec.form, dict(submission.answers), vault_for(settings),
-                          await form_context(spec, user_id, clock, settings), lang=lang, checks=spec.checks)
+    # The year it was for (not the one the form would be for now) decides what it showed.
+    context = replace(await form_context(spec, user_id, clock, settings), year=submission.year)
+    session = FormSession(spec.form, dict(submission.answers), vault_for(settings), context, lang=lang, checks=spec.checks)
     submitted_at = submission.submitted_at.astimezone(settings.tz) if submission.submitted_at else None
-    return await print_form(spec, session.plain_answers(), session.final_answers(), submission.reference, submitted_at)
+    return await print_form(spec, session.plain_answers(), session.final_answers(), submission.reference, submitted_at,
+                            context)
