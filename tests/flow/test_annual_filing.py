@@ -13,7 +13,18 @@ from chat_harness import STAFF_ID, USER_ID, Chat, make_settings
 from conftest import both_databases
 from factories import recognised_station
 from bot.clock import FixedClock
-from storage.models import FilingObligation, FilingState, Notice, StationState, Submission, SubmissionStatus
+from storage.models import (
+    BotUser,
+    Contact,
+    ContactRole,
+    FilingObligation,
+    FilingState,
+    Notice,
+    Station,
+    StationState,
+    Submission,
+    SubmissionStatus,
+)
 
 # The filing for 2027 is due at the end of 2028-02-29 in Shanghai (a leap year): 16:00 UTC.
 LAST_SECOND = datetime(2028, 2, 29, 15, 59, 59, tzinfo=UTC)
@@ -176,8 +187,6 @@ async def test_a_colleague_cannot_file_the_same_year_twice(db: str) -> None:
     await recognised_station(USER_ID, recognised_on=date(2025, 6, 1))
     chat = chat_at(db, LAST_SECOND)
     colleague = chat.as_user(OTHER_USER)
-    from storage.models import BotUser, Contact, ContactRole, Station
-
     user, _ = await BotUser.get_or_create(id=OTHER_USER)
     await Contact.create(user=user, station=await Station.first(), role=ContactRole.CONTACT)
     await answer(chat, "/filing", "1", "攻关项目", "10")
