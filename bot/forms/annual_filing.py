@@ -33,6 +33,7 @@ from bot.forms.spec import FormSpec, OnSubmit, Printable, PrintRequest
 from bot.rules.filing import (
     CHECKLIST,
     SCHOOL_CHECKLIST,
+    Shortfall,
     filed_on_time,
     filing_opens_on,
     filing_shortfalls,
@@ -164,7 +165,9 @@ def _count(answers: Answers, field_id: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def shortfalls_of(answers: Answers, context: FormContext) -> list[Any]:
+def shortfalls_of(answers: Answers, context: FormContext) -> list[Shortfall]:
+    """R15–R17 on a filing's answers, for the station and year of `context` (the receipt, the
+    staff notice and the digest show them)."""
     station = context.station
     school = bool(station and station.school_enterprise)
     return filing_shortfalls(
