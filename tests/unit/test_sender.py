@@ -101,11 +101,11 @@ def test_the_bot_process_can_leave_sending_to_a_separate_scheduler() -> None:
 
     settings = make_settings("sqlite://:memory:")
     bot = build_bot(settings)
-    assert [job.id for job in build_scheduler(bot, settings, in_bot=True).get_jobs()] == ["outbox"]
+    assert [job.id for job in build_scheduler(bot, settings, in_bot=True).get_jobs()] == ["leader", "notice_tick", "outbox"]
     quiet = make_settings("sqlite://:memory:", outbox_sender=False)
     assert build_scheduler(bot, quiet, in_bot=True).get_jobs() == []
-    # `python -m scheduler` always sends, whatever the bot processes are told
-    assert [job.id for job in build_scheduler(bot, quiet).get_jobs()] == ["outbox"]
+    # `python -m scheduler` always ticks and sends (while it leads), whatever the bot processes are told
+    assert [job.id for job in build_scheduler(bot, quiet).get_jobs()] == ["leader", "notice_tick", "outbox"]
 
 
 def test_the_scheduler_process_imports_no_handler_and_no_dialog() -> None:
