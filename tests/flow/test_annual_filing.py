@@ -13,6 +13,8 @@ from chat_harness import STAFF_ID, USER_ID, Chat, make_settings
 from conftest import both_databases
 from factories import recognised_station
 from bot.clock import FixedClock
+from bot.forms.annual_filing import ANNUAL_FILING_SPEC
+from bot.services import forms as service
 from storage.models import (
     BotUser,
     Contact,
@@ -242,3 +244,29 @@ def _docx_text(data: bytes) -> str:
     parts = [p.text for p in doc.paragraphs]
     parts += [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
     return "\n".join(parts)
+
+
+@both_databases
+async def test_two_contacts_submitting_at_once_make_one_filing(db: str) -> None:
+    # Both sessions were loaded (and asked may_start) before either was submitted: the database's
+    # one-filing-per-station-and-year key decides.
+    station = await recognised_station(USER_ID, recognised_on=date(2025, 6, 1))
+    user, _ = await BotUser.get_or_create(id=OTHER_USER)
+    await Contact.create(user=user, station=station, role=ContactRole.CONTACT)
+    chat = chat_at(db, LAST_SECOND)
+    await fill_to_summary(chat)
+    colleague = Chat(chat.settings, chat.api, clock=chat.clock)
+    colleague.user = colleague.as_user(OTHER_USER)
+    await fill_to_summary(colleague)
+    sessions = []
+    for user_id in (USER_ID, OTHER_USER):
+        draft = await Submission.get(created_by=user_id, status=SubmissionStatus.DRAFT)
+        session = await service.load(ANNUAL_FILING_SPEC, draft.id, user_id, "zh", chat.clock, chat.settings)
+        assert session is not None and session.context.year == 2027
+        sessions.append((draft.id, user_id, session))
+    first = await service.submit(ANNUAL_FILING_SPEC, sessions[0][2], sessions[0][0], USER_ID, chat.clock, chat.settings)
+    assert first.reference == "SZBA-2028-0001"
+    second = await service.submit(ANNUAL_FILING_SPEC, sessions[1][2], sessions[1][0], OTHER_USER, chat.clock, chat.settings)
+    assert second.error is not None and second.error.reason == "annual_filing.duplicate"
+    assert await Submission.filter(kind="annual_filing", status=SubmissionStatus.SUBMITTED).count() == 1
+    assert await Submission.filter(created_by=OTHER_USER, status=SubmissionStatus.DRAFT).exists()
