@@ -44,8 +44,11 @@ class OnSubmit:
     # The policy's "one per ..." rule as a unique key in the database (None: no such rule).
     uniqueness_key: Callable[[Answers, FormContext], str | None] = lambda answers, context: None
     # What the contact's receipt names, besides the reference and the time (the next step and
-    # its date, the shortfalls a filing shows ...). A param named "<x>_key" is a text key.
-    receipt_params: Callable[[Answers, FormContext], dict[str, Any]] = lambda answers, context: {}
+    # its date, the shortfalls a filing shows ...). A param named "<x>_key" is a text key. May be
+    # async (it may ask `context.lookup`).
+    receipt_params: Callable[[Answers, FormContext], dict[str, Any] | Awaitable[dict[str, Any]]] = (
+        lambda answers, context: {}
+    )
     # The notice every member of staff gets, written in the same transaction as the submit.
     staff_notice_kind: str = "new_submission"
     staff_notice_key: str = "notice.new_submission"

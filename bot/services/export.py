@@ -218,7 +218,8 @@ def _form_sheet(spec: FormSpec, rows: list[Submission], settings: Settings, tz: 
         else:
             columns.append(Column(_personal_header(t_label(spec, f, lang), f.personal, full), _column_kind(f), f.personal))
             plan.append((f, None, -1))
-    sheet = Sheet(t(lang, f"submission_kind.{spec.kind}"), columns)
+    # Named by the form's title: a kind's own name may be another sheet's (重点建设项目 holds the grades).
+    sheet = Sheet(t(lang, spec.text("title")), columns)
     for s in rows:
         session = answers_session(spec, s.answers, settings, lang)
         cells = _submission_cells(s, tz)

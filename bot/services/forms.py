@@ -190,9 +190,11 @@ async def submit(spec: FormSpec, session: FormSession, submission_id: int, user_
     if result.already:
         return SubmitOutcome(reference=result.reference, submitted_at=submitted_at, already=True)
     printed = await print_form(spec, plain, final, result.reference, submitted_at, session.context)
+    receipt_params = spec.on_submit.receipt_params(plain, session.context)
+    if inspect.isawaitable(receipt_params):  # it may ask storage (the key-project window's last day)
+        receipt_params = await receipt_params
     return SubmitOutcome(
-        reference=result.reference, submitted_at=submitted_at, receipt_params=spec.on_submit.receipt_params(plain, session.context),
-        printed=printed,
+        reference=result.reference, submitted_at=submitted_at, receipt_params=receipt_params, printed=printed,
     )
 
 

@@ -32,7 +32,7 @@ from test_declaration import HEAD_ID, HEAD_MOBILE, MENTOR_IDS, USCC, reach_summa
 
 ADMIN_ID = 5559100
 CONTACT_MOBILE = "13900139000"
-SHEETS = ["工作站", "设立申报", "其他申请", "年度备案", "重点建设项目", "公示", "异议", "操作日志"]
+SHEETS = ["工作站", "设立申报", "重点建设项目申报", "延期备案申请", "注销申请", "其他申请", "年度备案", "重点建设项目", "公示", "异议", "操作日志"]
 LOCAL_NOW = datetime(2026, 11, 27, 9, 0)  # NOW in the bureau's zone, as Excel holds it
 
 
@@ -148,7 +148,7 @@ async def test_filings_key_projects_announcements_and_objections_as_the_tables_h
     assert (row["编号"], row["等级"], row["等级内序号"], row["资助金额（元）"], row["拨付日期"]) == (
         "SZJS-2026-0002", 2, 1, 250000, datetime(2026, 12, 1))
     assert book["重点建设项目"].cell(row=2, column=7).number_format == "#,##0.00"
-    [row] = table(book, "其他申请")
+    [row] = table(book, "重点建设项目申报")  # the form's sheet: its answers beside the row
     assert (row["编号"], row["类别"], row["年度"], row["状态"]) == ("SZJS-2026-0002", "重点建设项目", 2026, "已定级")
     [row] = table(book, "公示")
     assert (row["公示批次"], row["公示开始"], row["公示状态"], row["编号"]) == (
