@@ -1,13 +1,15 @@
 """The outbox worker: sends due notices within Telegram's limits.
 
-One rate budget per bot token (about 25 messages/s overall, with a burst of at most a twentieth of
-a second's worth, so no second ever sees more than Telegram's 30) and at most one message a second
+One rate budget per bot token (about 25 messages/s overall with a burst of at most 5, so no
+second ever sees more than Telegram's 30) and at most one message a second
 to each chat; every sender of the process that uses the same token shares it. Notices go out
 concurrently (a few at a time), so one chat waiting for its second does not hold up the others.
 
 At-most-once: a notice is claimed (pending -> sending) just before its message is sent and never
-sent again once claimed; a crash between the claim and `mark_sent` loses that notice (it stays
-`sending`) rather than sending it twice. At most `concurrency` notices are in that window.
+sent again once claimed; a crash between the claim and the request loses that notice (it stays
+`sending`) rather than sending it twice. At most `concurrency` notices are in that window (one per
+worker); sent ones are marked in groups of CONFIRM_GROUP, so a crash may also leave up to that
+many delivered notices `sending` (delivered once, never again).
 
 `TelegramRetryAfter`: the whole sender pauses for the time Telegram asks, then sends the same
 notice again (Telegram did not accept it, so this is no second delivery) and goes on with the
@@ -40,7 +42,8 @@ from storage.models import Notice, NoticeStatus
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # notices read per query
+BATCH = 500  # notices read per query
+CONFIRM_GROUP = 20  # sent notices marked per statement
 MAX_RETRY_AFTER = 3  # 429 answers for one notice before it is put back for later
 
 
@@ -66,7 +69,9 @@ class Budget:
     """The rate budget of one bot token: overall and per chat."""
 
     def __init__(self, rate_per_second: float, per_chat_interval: float) -> None:
-        burst = max(1.0, rate_per_second / 20)
+        # A burst of at most five messages: 25/s with a burst of 5 never puts more than Telegram's
+        # 30 into any one second, and a late wake-up of the event loop costs no throughput.
+        burst = max(1.0, min(5.0, rate_per_second / 5))
         self.rate = rate_per_second
         self.overall = AsyncLimiter(burst, burst / rate_per_second)
         self.per_chat_interval = per_chat_interval
@@ -102,6 +107,7 @@ class _Batch:
     recipients: dict[int, tuple[str, bool]]
     contents: dict[tuple[str, str, str], Content] = field(default_factory=dict)
     sent: int = 0
+    unconfirmed: list[int] = field(default_factory=list)  # sent, not yet marked so
 
 
 class OutboxSender:
@@ -122,30 +128,33 @@ class OutboxSender:
         self.retry_after_answers = 0  # 429s seen, for the benchmark and the logs
 
     async def send_due(self, now: datetime) -> int:
-        """Send everything due as of `now` (batch after batch until none is left); returns how
-        many were sent."""
-        total = 0
-        seen: set[int] = set()
-        while True:
-            notices = [n for n in await outbox.due_notices(now, limit=BATCH) if n.id not in seen]
-            if not notices:
-                return total
-            seen.update(n.id for n in notices)
-            batch = _Batch(now, await outbox.recipient_languages(list({n.recipient_id for n in notices})))
-            queue: asyncio.Queue[Notice] = asyncio.Queue()
-            for notice in notices:
-                queue.put_nowait(notice)
-            workers = [asyncio.create_task(self._worker(queue, batch)) for _ in range(min(self.concurrency, len(notices)))]
-            try:
-                await asyncio.gather(*workers)
-            finally:
-                for worker in workers:
-                    worker.cancel()
-            total += batch.sent
+        """Send everything due as of `now`; returns how many were sent. The next batch is read
+        while the workers send the current one."""
+        batch = _Batch(now, {})
+        queue: asyncio.Queue[Notice | None] = asyncio.Queue(maxsize=BATCH)
+        workers = [asyncio.create_task(self._worker(queue, batch)) for _ in range(self.concurrency)]
+        try:
+            after: tuple[datetime, int] | None = None
+            while True:
+                notices = await outbox.due_notices(now, limit=BATCH, after=after)
+                if not notices:
+                    break
+                after = (notices[-1].due_at, notices[-1].id)
+                batch.recipients.update(await outbox.recipient_languages(list({n.recipient_id for n in notices})))
+                for notice in notices:
+                    await queue.put(notice)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await self._flush(batch)
+        return batch.sent
 
-    async def _worker(self, queue: asyncio.Queue[Notice], batch: _Batch) -> None:
-        while not queue.empty():
-            await self._deliver(queue.get_nowait(), batch)
+    async def _worker(self, queue: asyncio.Queue[Notice | None], batch: _Batch) -> None:
+        while (notice := await queue.get()) is not None:
+            await self._deliver(notice, batch)
 
     async def _deliver(self, notice: Notice, batch: _Batch) -> None:
         language, reachable = batch.recipients.get(notice.recipient_id, ("zh", True))
@@ -158,13 +167,16 @@ class OutboxSender:
             try:
                 content = await self._content(notice, language, batch)
                 await self.budget.wait_if_paused()
-                async with self.budget.chat(notice.recipient_id), self.budget.overall:
-                    await self.budget.wait_if_paused()
+                async with self.budget.chat(notice.recipient_id):
                     if not claimed:
-                        # Claimed just before sending: a crash loses at most the notices in flight.
+                        # Claimed just before sending: a crash loses at most the notices in flight
+                        # (one a worker). The overall budget is taken after the claim, right before
+                        # the request, so a slow database cannot bunch requests past the limit.
                         if not await outbox.claim(notice.id):
                             return
                         claimed = True
+                    await self.budget.wait_if_paused()
+                    await self.budget.overall.acquire()
                     if not text_sent:
                         await self.bot.send_message(notice.recipient_id, content.text)
                         text_sent = True
@@ -192,14 +204,26 @@ class OutboxSender:
                 log.warning("notice %s failed: %s", notice.id, type(exc).__name__)
                 return
             else:
-                await outbox.mark_sent(notice, batch.now)
-                batch.sent += 1
+                await self._confirm(notice, batch)
                 return
         # Still refused after several waits: back to pending, for the next round.
         if claimed and not text_sent:
             await outbox.mark_retry(notice, batch.now + timedelta(seconds=max(1.0, self.budget.paused_until - time.monotonic())))
         elif claimed:
             await outbox.mark_failed(notice, NoticeStatus.FAILED, "TelegramRetryAfter")
+
+    async def _confirm(self, notice: Notice, batch: _Batch) -> None:
+        """Sent: confirmed in groups of CONFIRM_GROUP (one statement each); a crash before the
+        group is written leaves those rows `sending`: delivered, and never sent again."""
+        batch.sent += 1
+        batch.unconfirmed.append(notice.id)
+        if len(batch.unconfirmed) >= CONFIRM_GROUP:
+            await self._flush(batch)
+
+    @staticmethod
+    async def _flush(batch: _Batch) -> None:
+        ids, batch.unconfirmed = batch.unconfirmed, []
+        await outbox.mark_sent_many(ids, batch.now)
 
     async def _content(self, notice: Notice, language: str, batch: _Batch) -> Content:
         digest = notice.params.get("digest")

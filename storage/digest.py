@@ -31,6 +31,9 @@ from storage.models import (
 IN_FORCE = (StationState.ACTIVE, StationState.OVERDUE, StationState.REVOCATION_CANDIDATE,
             StationState.DEREGISTRATION_REQUESTED)
 
+# Every state but a draft, named so that the (status, submitted_at) index serves the range.
+SUBMITTED = [s for s in SubmissionStatus if s != SubmissionStatus.DRAFT]
+
 
 @dataclass(frozen=True)
 class EndingAnnouncement:
@@ -74,7 +77,7 @@ async def last_digest_before(kind: str, before: datetime) -> datetime | None:
 async def new_submissions(since: datetime, until: datetime) -> dict[str, int]:
     """Submissions that arrived in (since, until], by kind."""
     rows = (
-        await Submission.filter(submitted_at__gt=_utc(since), submitted_at__lte=_utc(until))
+        await Submission.filter(status__in=SUBMITTED, submitted_at__gt=_utc(since), submitted_at__lte=_utc(until))
         .annotate(n=Count("id")).group_by("kind").values_list("kind", "n")
     )
     return {str(kind): n for kind, n in rows}
@@ -133,8 +136,8 @@ async def station_progress(year: int) -> tuple[int, int]:
 async def recent_filings(since: datetime, until: datetime) -> list[RecentFiling]:
     """Annual filings submitted in (since, until], with what R15–R17 need of their station."""
     rows = await Submission.filter(
-        kind=SubmissionKind.ANNUAL_FILING, submitted_at__gt=_utc(since), submitted_at__lte=_utc(until),
-    ).exclude(status=SubmissionStatus.DRAFT).order_by("submitted_at", "id").values_list(
+        kind=SubmissionKind.ANNUAL_FILING, status__in=SUBMITTED, submitted_at__gt=_utc(since), submitted_at__lte=_utc(until),
+    ).order_by("submitted_at", "id").values_list(
         "id", "reference", "station_id", "station__name", "station__state", "station__recognised_on",
         "station__school_enterprise", "year", "answers")
     return [RecentFiling(i, ref or f"#{i}", s, name or "", str(state), rec, bool(school), year, answers or {})

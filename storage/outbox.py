@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.expressions import F, Q
+
 from storage.models import BotUser, Notice, NoticeStatus
 
 
@@ -45,8 +47,14 @@ async def enqueue(
     return True
 
 
-async def due_notices(now: datetime, limit: int = 100) -> list[Notice]:
-    return await Notice.filter(status=NoticeStatus.PENDING, due_at__lte=_utc(now)).order_by("due_at", "id").limit(limit)
+async def due_notices(now: datetime, limit: int = 100, after: tuple[datetime, int] | None = None) -> list[Notice]:
+    """Pending notices due as of `now`, oldest first; `after` (due_at, id) of the last one read
+    continues from there (the sender reads the next batch while it sends the current one)."""
+    query = Notice.filter(status=NoticeStatus.PENDING, due_at__lte=_utc(now))
+    if after is not None:
+        due_at, notice_id = after
+        query = query.filter(Q(due_at__gt=_utc(due_at)) | Q(due_at=_utc(due_at), id__gt=notice_id))
+    return await query.order_by("due_at", "id").limit(limit)
 
 
 async def claim(notice_id: int) -> bool:
@@ -61,6 +69,12 @@ async def claim(notice_id: int) -> bool:
 
 async def mark_sent(notice: Notice, now: datetime) -> None:
     await Notice.filter(id=notice.id).update(status=NoticeStatus.SENT, sent_at=_utc(now), attempts=notice.attempts + 1)
+
+
+async def mark_sent_many(notice_ids: list[int], now: datetime) -> None:
+    """`mark_sent` for several notices in one statement (the sender confirms in small groups)."""
+    if notice_ids:
+        await Notice.filter(id__in=notice_ids).update(status=NoticeStatus.SENT, sent_at=_utc(now), attempts=F("attempts") + 1)
 
 
 async def mark_retry(notice: Notice, due_at: datetime) -> None:

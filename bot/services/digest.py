@@ -135,14 +135,15 @@ async def build_digest(settings: Settings, now: datetime, *, weekly: bool = Fals
     queues.sort(key=lambda q: (q.oldest is None, q.oldest or now))
     objections, oldest_objection = await store.pending_objections()
 
-    filings, counts = await _filings(today)
+    obligations = await supervision_store.unfiled_obligations(due_before=date(today.year, 12, 31))
+    filings, counts = _filings(obligations, today)
     return Digest(
         weekly=weekly, at=local, since=since, period=period_of(local, weekly),
         new_by_kind=await store.new_submissions(since, now),
         queues=queues, objections=(objections, _age(now, oldest_objection)),
         announcements=await store.announcements_ending(today + timedelta(days=settings.digest_announcement_days)),
         filings=filings, counts=counts,
-        candidates=await supervision.candidates(today),
+        candidates=await supervision.candidates(today, obligations),
         shortfalls=await _shortfalls(since, now, today, settings),
         unreachable=[UnreachableRow(u.station_id, u.station_name, mask_id(u.user_id),
                                     u.since.astimezone(tz).date() if u.since else None)
@@ -151,10 +152,10 @@ async def build_digest(settings: Settings, now: datetime, *, weekly: bool = Fals
     )
 
 
-async def _filings(today: date) -> tuple[list[FilingRow], dict[str, int]]:
+def _filings(obligations: list[supervision_store.UnfiledObligation], today: date) -> tuple[list[FilingRow], dict[str, int]]:
     """Filings due, extended and overdue, by station: the most overdue first."""
     rows = []
-    for o in await supervision_store.unfiled_obligations(due_before=date(today.year, 12, 31)):
+    for o in obligations:
         deadline = max(o.due_on, o.extended_due_on) if o.extended_due_on else o.due_on
         standing = filing_standing(o.year, "extended" if o.extended_due_on and o.extended_due_on > o.due_on else None,
                                    deadline, today)

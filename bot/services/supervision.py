@@ -46,10 +46,12 @@ class Candidate:
     candidate_since: date
 
 
-async def candidates(today: date) -> list[Candidate]:
-    """Every station that is a revocation candidate on `today`, longest overdue first."""
+async def candidates(today: date, obligations: list[store.UnfiledObligation] | None = None) -> list[Candidate]:
+    """Every station that is a revocation candidate on `today`, longest overdue first.
+    `obligations`: the unfiled obligations already read (with a due date before `today`, or
+    later: those are not candidates), to spare reading them again."""
     by_station: dict[int, list[store.UnfiledObligation]] = {}
-    for o in await store.unfiled_obligations(due_before=today):
+    for o in obligations if obligations is not None else await store.unfiled_obligations(due_before=today):
         if is_revocation_candidate(o.due_on, today, o.extended_due_on):
             by_station.setdefault(o.station_id, []).append(o)
     found = []

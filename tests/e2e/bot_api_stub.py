@@ -30,7 +30,7 @@ import mimetypes
 import re
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -136,11 +136,14 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 class RateLimits:
     """Telegram's flood limits (core.telegram.org/bots/faq): about 30 messages a second overall
     and about one a second to one chat. Beyond them the answer is 429 "Too Many Requests: retry
-    after N" with ``parameters.retry_after``. ``scale`` multiplies both (the benchmark runs the
+    after N" with ``parameters.retry_after``. The overall limit is a sustained rate with a burst
+    of ``overall_burst`` messages (Telegram's counts are not published more exactly); ``scale``
+    multiplies both rates (the benchmark runs the
     same shape faster); ``chat_tolerance`` is the share of the per-chat interval a message may
     come early (arrival jitter on loopback), as Telegram too allows short bursts."""
 
     overall_per_second: float = 30.0
+    overall_burst: float = 30.0
     per_chat_interval: float = 1.0
     retry_after: int = 1
     scale: float = 1.0
@@ -347,7 +350,10 @@ class BotApiStub:
         self.limits: RateLimits | None = None
         self.blocked_chats: set[int] = set()
         self.too_many_requests = 0  # 429 answers given
-        self._recent_sends: deque[float] = deque()
+        self.too_many_by_limit: Counter[str] = Counter()  # ... by the limit exceeded: chat, overall
+        self.accepted_at: list[float] = []  # time.monotonic() of each send let through the limits
+        self._bucket = 0.0
+        self._bucket_at = 0.0
         self._last_send_to: dict[int, float] = {}
 
         self._handlers: dict[str, tuple[str, _Handler]] = {}
@@ -686,16 +692,20 @@ class BotApiStub:
         if limits is None:
             return
         now = time.monotonic()
-        window = 1.0 / limits.scale
-        while self._recent_sends and self._recent_sends[0] <= now - window:
-            self._recent_sends.popleft()
+        # Overall: a leaky bucket of `overall_per_second` (scaled) holding at most
+        # `overall_burst` messages: the sustained rate is what Telegram limits.
+        rate = limits.overall_per_second * limits.scale
+        self._bucket = max(0.0, self._bucket - (now - self._bucket_at) * rate)
+        self._bucket_at = now
         interval = limits.per_chat_interval / limits.scale
         last = self._last_send_to.get(chat_id) if isinstance(chat_id, int) else None
         too_soon = last is not None and now - last < interval * (1 - limits.chat_tolerance)
-        if too_soon or len(self._recent_sends) >= limits.overall_per_second:
+        if too_soon or self._bucket + 1 > limits.overall_burst:
             self.too_many_requests += 1
+            self.too_many_by_limit["chat" if too_soon else "overall"] += 1
             raise _ApiError(429, f"Too Many Requests: retry after {limits.retry_after}", retry_after=limits.retry_after)
-        self._recent_sends.append(now)
+        self._bucket += 1
+        self.accepted_at.append(now)
         if isinstance(chat_id, int):
             self._last_send_to[chat_id] = now
 
