@@ -90,12 +90,12 @@ class Budget:
             await asyncio.sleep(delay)
 
 
-_BUDGETS: dict[tuple[str, float, float], Budget] = {}
+_BUDGETS: dict[tuple[int, str, float, float], Budget] = {}
 
 
 def budget_for(token: str, rate_per_second: float, per_chat_interval: float) -> Budget:
-    """One budget per bot token (and configured rate) in this process."""
-    key = (token, rate_per_second, per_chat_interval)
+    """One budget per bot token (and configured rate) in this process's event loop."""
+    key = (id(asyncio.get_running_loop()), token, rate_per_second, per_chat_interval)
     if key not in _BUDGETS:
         _BUDGETS[key] = Budget(rate_per_second, per_chat_interval)
     return _BUDGETS[key]
@@ -123,13 +123,14 @@ class OutboxSender:
         self.bot = bot
         self.settings = settings or get_settings()
         interval = per_chat_interval if per_chat_interval is not None else self.settings.send_per_chat_interval
-        self.budget = budget_for(bot.token, rate_per_second, interval)
+        self._budget_key = (bot.token, rate_per_second, interval)
         self.concurrency = concurrency
         self.retry_after_answers = 0  # 429s seen, for the benchmark and the logs
 
     async def send_due(self, now: datetime) -> int:
         """Send everything due as of `now`; returns how many were sent. The next batch is read
         while the workers send the current one."""
+        self.budget = budget_for(*self._budget_key)
         batch = _Batch(now, {})
         queue: asyncio.Queue[Notice | None] = asyncio.Queue(maxsize=BATCH)
         workers = [asyncio.create_task(self._worker(queue, batch)) for _ in range(self.concurrency)]

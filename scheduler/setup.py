@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
+from bot.services import digest
 from scheduler import ticks
 from scheduler.leader import Leader, leadership_for
 from scheduler.sender import OutboxSender
@@ -43,7 +44,7 @@ async def outbox_tick(sender: OutboxSender, clock: Clock, leader: Leader | None 
 # Further ticks run after the notice tick, under the same leadership and with the same moment:
 # `async def f(now: datetime, settings: Settings) -> Any`, idempotent like it (the staff digests
 # append theirs here: bot.services.digest.queue_digests).
-EXTRA_TICKS: list[Callable[[datetime, Settings], Awaitable[Any]]] = []
+EXTRA_TICKS: list[Callable[[datetime, Settings], Awaitable[Any]]] = [digest.queue_digests]
 
 
 async def notice_tick(settings: Settings, clock: Clock, leader: Leader | None = None) -> None:

@@ -11,7 +11,6 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from bot.services import digest
