@@ -30,6 +30,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+	$(PY) -m bench.notices
 
 # After changing storage/models.py: write the next migration file.
 migrations: $(STAMP)

@@ -155,10 +155,13 @@ async def build_digest(settings: Settings, now: datetime, *, weekly: bool = Fals
 def _filings(obligations: list[supervision_store.UnfiledObligation], today: date) -> tuple[list[FilingRow], dict[str, int]]:
     """Filings due, extended and overdue, by station: the most overdue first."""
     rows = []
+    standings: dict[tuple[int, str | None, date], str] = {}  # few distinct (year, state, deadline)
     for o in obligations:
         deadline = max(o.due_on, o.extended_due_on) if o.extended_due_on else o.due_on
-        standing = filing_standing(o.year, "extended" if o.extended_due_on and o.extended_due_on > o.due_on else None,
-                                   deadline, today)
+        key = (o.year, "extended" if o.extended_due_on and o.extended_due_on > o.due_on else None, deadline)
+        if key not in standings:
+            standings[key] = filing_standing(key[0], key[1], deadline, today)
+        standing = standings[key]
         if standing in FILING_STANDINGS:
             rows.append(FilingRow(o.station_id, o.station_name, o.year, standing, deadline, max(0, (today - deadline).days)))
     rows.sort(key=lambda r: (FILING_STANDINGS.index(r.standing), r.deadline, r.station_id, r.year))
