@@ -32,7 +32,7 @@ from test_declaration import HEAD_ID, HEAD_MOBILE, MENTOR_IDS, USCC, reach_summa
 
 ADMIN_ID = 5559100
 CONTACT_MOBILE = "13900139000"
-SHEETS = ["工作站", "设立申报", "重点建设项目申报", "延期备案申请", "注销申请", "其他申请", "年度备案", "重点建设项目", "公示", "异议", "操作日志"]
+SHEETS = ["工作站", "设立申报", "重点建设项目申报", "年度备案", "延期备案申请", "注销申请", "其他申请", "备案义务", "重点建设项目", "公示", "异议", "操作日志"]
 LOCAL_NOW = datetime(2026, 11, 27, 9, 0)  # NOW in the bureau's zone, as Excel holds it
 
 
@@ -103,7 +103,7 @@ async def test_staff_export_matches_the_database_with_personal_numbers_masked(ch
     for number in (*MENTOR_IDS, HEAD_ID, HEAD_MOBILE, CONTACT_MOBILE):
         assert number not in every_value(book)
 
-    assert table(book, "其他申请") == [] and table(book, "年度备案") == []
+    assert table(book, "其他申请") == [] and table(book, "备案义务") == []
     assert not await AuditLog.filter(action="export.full").exists()  # a masked export is not audited
 
 
@@ -142,7 +142,7 @@ async def test_filings_key_projects_announcements_and_objections_as_the_tables_h
     item = await AnnouncementItem.create(announcement=announcement, submission=declaration)
     await Objection.create(item=item, filed_by=7007, text="导师资格存疑")
     _, _, book = await export(chat, STAFF_ID)
-    assert table(book, "年度备案") == [{"工作站名称": "精密模具技师工作站", "年度": 2026, "截止日期": datetime(2027, 2, 28),
+    assert table(book, "备案义务") == [{"工作站名称": "精密模具技师工作站", "年度": 2026, "截止日期": datetime(2027, 2, 28),
                                     "延期至": None, "备案状态": "待备案", "编号": None}]
     [row] = table(book, "重点建设项目")
     assert (row["编号"], row["等级"], row["等级内序号"], row["资助金额（元）"], row["拨付日期"]) == (
