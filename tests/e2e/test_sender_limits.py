@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from bot.client import build_bot
 from bot.settings import Settings
 from bot_api_stub import BotApiStub, RateLimits
+from conftest import both_databases
 from scheduler.sender import OutboxSender
 from storage import outbox
 from storage.models import BotUser, Notice, NoticeStatus
@@ -37,6 +38,7 @@ async def queue(n: int, chats: int, base: int = 500) -> None:
     ])
 
 
+@both_databases
 async def test_429_is_waited_out_and_403_marks_the_user_unreachable(db: str) -> None:
     await queue(12, chats=3)
     await BotUser.create(id=999, language="zh")
@@ -104,3 +106,32 @@ async def test_kill_9_mid_batch_duplicates_nothing_and_loses_only_the_claimed(db
     assert await Notice.filter(status=NoticeStatus.PENDING).count() == 0
     print(f"kill -9: {len(received_before)} delivered before the kill, {len(claimed)} claimed and unconfirmed, "
           f"{len(claimed) - len(lost)} of those delivered, {len(lost)} lost")
+
+
+async def test_the_weekly_digest_goes_out_as_text_and_its_xlsx(db: str) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from bot.services.digest import queue_digests
+
+    monday = datetime(2027, 3, 8, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+    await BotUser.create(id=71, language="en")
+    async with BotApiStub() as stub:
+        stub.limits = RateLimits()
+        settings = Settings(_env_file=None, bot_token=SecretStr(stub.token), telegram_api_url=stub.url,
+                            staff_ids=frozenset({71, 72}))
+        assert await queue_digests(monday, settings) == 4  # daily and weekly, to each
+        bot = build_bot(settings)
+        try:
+            assert await OutboxSender(bot, 25.0, settings=settings).send_due(monday) == 4
+        finally:
+            await bot.session.close()
+        texts = [m["text"] for m in stub.bot_messages(71) if "text" in m]
+        documents = [m["document"] for c in (71, 72) for m in stub.bot_messages(c) if "document" in m]
+        assert stub.too_many_requests == 0
+    assert sorted(t.split(" (")[0] for t in texts) == ["📋 Daily digest 2027-03-08", "📋 Weekly digest 2027-W10"]
+    assert [d["file_name"] for d in documents] == ["每周工作摘要_2027-W10_已脱敏.xlsx"] * 2
+    book = load_workbook(io.BytesIO(stub.file_content(documents[0]["file_id"])))
+    assert "已脱敏" in book.properties.title
+    assert set(await Notice.all().values_list("status", flat=True)) == {NoticeStatus.SENT}

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from bot.services import digest
 from chat_harness import STAFF_ID, USER_ID, Chat, make_settings
+from conftest import both_databases
 from bot.clock import FixedClock
 from factories import recognised_station
 from storage import outbox
@@ -66,6 +67,7 @@ async def seed() -> None:
                                          "mentor_rewards": "no"})
 
 
+@both_databases
 async def test_the_daily_digest_as_staff_read_it(db: str) -> None:
     await seed()
     settings = make_settings(db)
