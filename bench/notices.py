@@ -213,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['weekly_xlsx_s']} s in {r['weekly_statements']} statements ({r['xlsx_kib']} KiB)")
     finally:
         template.cleanup()
-    Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    output = Path(args.output)
+    previous = json.loads(output.read_text()) if output.exists() else {}
+    output.write_text(json.dumps({**previous, **results}, indent=2, ensure_ascii=False) + "\n")  # a part skipped keeps its last result
     return 0
 
 

@@ -169,15 +169,14 @@ class OutboxSender:
                 content = await self._content(notice, language, batch)
                 await self.budget.wait_if_paused()
                 async with self.budget.chat(notice.recipient_id):
+                    await self.budget.wait_if_paused()
+                    await self.budget.overall.acquire()
                     if not claimed:
-                        # Claimed just before sending: a crash loses at most the notices in flight
-                        # (one a worker). The overall budget is taken after the claim, right before
-                        # the request, so a slow database cannot bunch requests past the limit.
+                        # Claimed once its turn has come, just before the request: a crash loses
+                        # only the notices whose request is under way (at most one a worker).
                         if not await outbox.claim(notice.id):
                             return
                         claimed = True
-                    await self.budget.wait_if_paused()
-                    await self.budget.overall.acquire()
                     if not text_sent:
                         await self.bot.send_message(notice.recipient_id, content.text)
                         text_sent = True
