@@ -39,7 +39,7 @@ async def run(at: datetime | None) -> int:
         try:
             await asyncio.Event().wait()
         finally:
-            scheduler.shutdown(wait=False)
+            await scheduler.stop()
         return 0
     finally:
         await bot.session.close()
