@@ -5,8 +5,9 @@ contact is never bound without the code being spent, and nobody is told of what 
 Only the SHA-256 of an invite code is stored (`InviteCode.hash_code`); nothing here sees or keeps
 the code itself, and no audit row names one.
 
-Notices go under the subject `station:<id>`, with the period naming the event and the person
-(`joined:<user>`, `left:<user>`, ...): the outbox key keeps one act from being told twice.
+Notices go under the subject `station:<id>`, with the period naming the event and its audit row
+(`joined:<audit id>`, `left:<audit id>`, ...): the outbox key keeps one act from being told twice,
+and a person who leaves and joins again is told of again.
 """
 
 from __future__ import annotations
@@ -167,10 +168,10 @@ async def redeem(code_hash: str, user_id: int, *, now: datetime) -> Done:
             raise ContactRefused("invalid_code")
         station = invite.station
         await _bind_row(station.id, user_id, moment)
-        await _audit(user_id, "contact.joined", station.id, None,
+        act = await _audit(user_id, "contact.joined", station.id, None,
                      {"user_id": user_id, "role": ContactRole.CONTACT.value, "invite_id": invite.id}, now)
         others = await _active_user_ids(station.id, besides=user_id)
-        told = await _tell(others, station, f"joined:{user_id}", "invite.notice.joined", now, {"user_id": user_id})
+        told = await _tell(others, station, f"joined:{act.id}", "invite.notice.joined", now, {"user_id": user_id})
     return Done(station, told)
 
 
@@ -205,9 +206,9 @@ async def leave(station_id: int, user_id: int, *, now: datetime) -> Done:
         if await active_count(station_id) <= 1:
             raise ContactRefused("last_contact", station)
         await Contact.filter(station_id=station_id, user_id=user_id, active=True).update(active=False, updated_at=moment)
-        await _audit(user_id, "contact.left", station_id, {"user_id": user_id, "active": True},
+        act = await _audit(user_id, "contact.left", station_id, {"user_id": user_id, "active": True},
                      {"user_id": user_id, "active": False}, now)
-        told = await _tell(await _active_user_ids(station_id), station, f"left:{user_id}", "invite.notice.left", now,
+        told = await _tell(await _active_user_ids(station_id), station, f"left:{act.id}", "invite.notice.left", now,
                            {"user_id": user_id})
     return Done(station, told)
 
@@ -224,9 +225,9 @@ async def unbind(station_id: int, user_id: int, *, staff_id: int, now: datetime)
             raise ContactRefused("not_bound", station)
         if not await Contact.filter(id=row.id, active=True).update(active=False, updated_at=moment):
             raise ContactRefused("already_handled", station)
-        await _audit(staff_id, "contact.unbound", station_id, {"user_id": user_id, "role": row.role.value, "active": True},
+        act = await _audit(staff_id, "contact.unbound", station_id, {"user_id": user_id, "role": row.role.value, "active": True},
                      {"user_id": user_id, "role": row.role.value, "active": False}, now)
-        told = await _tell([user_id], station, f"unbound:{user_id}", "invite.notice.unbound", now, {"user_id": user_id})
+        told = await _tell([user_id], station, f"unbound:{act.id}", "invite.notice.unbound", now, {"user_id": user_id})
     return Done(station, told)
 
 
@@ -243,7 +244,7 @@ async def bind(station_id: int, user_id: int, *, staff_id: int, now: datetime) -
         if current is not None:
             raise ContactRefused("already_handled" if current.id == station_id else "bound_elsewhere", current)
         await _bind_row(station_id, user_id, moment)
-        await _audit(staff_id, "contact.bound", station_id, None,
+        act = await _audit(staff_id, "contact.bound", station_id, None,
                      {"user_id": user_id, "role": ContactRole.CONTACT.value, "active": True}, now)
-        told = await _tell([user_id], station, f"bound:{user_id}", "invite.notice.bound", now, {"user_id": user_id})
+        told = await _tell([user_id], station, f"bound:{act.id}", "invite.notice.bound", now, {"user_id": user_id})
     return Done(station, told)

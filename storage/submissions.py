@@ -362,10 +362,10 @@ def document_row(file: dict[str, Any], *, submission_id: int, station_id: int | 
 
 
 async def latest_submitted(user_id: int, kind: SubmissionKind) -> Submission | None:
-    """The user's most recent submission of `kind`, or that of the station they act for."""
+    """The latest submission of `kind` of the station the user acts for now, or, for someone bound
+    to no station, the user's own (a contact who moved to another station gets the new station's)."""
     contact_stations = await Contact.filter(user_id=user_id, active=True).values_list("station_id", flat=True)
     query = Submission.filter(kind=kind).exclude(status=SubmissionStatus.DRAFT)
-    mine = await query.filter(created_by=user_id).order_by("-submitted_at").first()
-    if mine is not None or not contact_stations:
-        return mine
-    return await query.filter(station_id__in=contact_stations).order_by("-submitted_at").first()
+    if contact_stations:
+        return await query.filter(station_id__in=contact_stations).order_by("-submitted_at").first()
+    return await query.filter(created_by=user_id).order_by("-submitted_at").first()

@@ -72,7 +72,8 @@ async def test_a_contact_invites_and_a_colleague_joins_with_the_code_typed_loose
     invite = await InviteCode.get(id=invite.id)
     assert invite.used_by == COLLEAGUE and invite.used_at == NOW
     notice = await Notice.get(recipient_id=USER_ID)
-    assert (notice.kind, notice.subject, notice.period) == ("status_change", f"station:{station.id}", f"joined:{COLLEAGUE}")
+    joined = await AuditLog.get(action="contact.joined", actor_id=COLLEAGUE)
+    assert (notice.kind, notice.subject, notice.period) == ("status_change", f"station:{station.id}", f"joined:{joined.id}")
     assert notice.text_key == "invite.notice.joined" and notice.params["user_id"] == COLLEAGUE
     assert not await Notice.filter(recipient_id=COLLEAGUE).exists()
     # the code itself is nowhere in the database
@@ -174,14 +175,16 @@ async def test_a_contact_leaves_after_confirming_and_the_others_are_told(chat: C
     question = chat.last_with_buttons(colleague)
     assert chat.texts(await chat.press("确认退出", user=colleague)) == ["您已退出“精密模具技师工作站”。"]
     assert not (await Contact.get(user_id=COLLEAGUE, station_id=station.id)).active
-    assert await AuditLog.filter(action="contact.left", actor_id=COLLEAGUE, subject_type="station",
-                                 subject_id=station.id).exists()
-    assert await Notice.filter(recipient_id=USER_ID, period=f"left:{COLLEAGUE}", text_key="invite.notice.left").exists()
+    left = await AuditLog.get(action="contact.left", actor_id=COLLEAGUE, subject_type="station", subject_id=station.id)
+    assert await Notice.filter(recipient_id=USER_ID, period=f"left:{left.id}", text_key="invite.notice.left").exists()
     # the same button again: nothing more happens
     again = chat.texts(await chat.press_data(question.reply_markup.inline_keyboard[0][0].callback_data, colleague, question))
     assert again == ["该操作已失效（您可能已退出）。发送 /status 查看当前情况。"]
     # and now the first contact is the last one
     assert "唯一的联系人" in chat.texts(await chat.send("/leave"))[0]
+    # a colleague who comes back is told of again: each act is its own notice
+    await join(chat, COLLEAGUE, await issue_code(chat))
+    assert await Notice.filter(recipient_id=USER_ID, text_key="invite.notice.joined").count() == 2
 
 
 # -- staff ----------------------------------------------------------------------------------------
