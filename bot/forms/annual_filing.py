@@ -23,7 +23,6 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from bot.documents.annual_filing_form import build_annual_filing_form
@@ -37,7 +36,6 @@ from bot.rules.filing import (
     filed_on_time,
     filing_opens_on,
     filing_shortfalls,
-    years_to_file,
 )
 from bot.rules.lifecycle import filing_due_on
 from bot.rules.values import Invalid
@@ -55,24 +53,9 @@ def school_enterprise(answers: Answers, context: FormContext | None) -> bool:
     return context is not None and context.station is not None and context.station.school_enterprise
 
 
-def filing_year(context: FormContext) -> int | None:
-    """The oldest year the station owes a filing for whose window has opened (None: none now)."""
-    station = context.station
-    if station is None:
-        return None
-    years = years_to_file(station.recognised_on, context.today, {f.year: f.state for f in context.filings})
-    return years[0] if years else None
-
-
-def deadline_of(context: FormContext, year: int) -> date:
-    """The last day the filing for `year` is on time: the obligation's (an extension moves it), or R10's."""
-    filing = context.filing_of(year)
-    return filing.deadline if filing is not None else filing_due_on(year)
-
-
 def on_time(context: FormContext, year: int) -> bool:
     filing = context.filing_of(year)
-    return filed_on_time(filing.state if filing is not None else None, deadline_of(context, year), context.today)
+    return filed_on_time(filing.state if filing is not None else None, context.filing_deadline(year), context.today)
 
 
 def may_start(context: FormContext) -> Invalid | None:
@@ -95,7 +78,7 @@ def _first_question(answers: Answers, context: FormContext | None) -> dict[str, 
     if context is None or context.year is None:
         return {"deadline": "", "late_key": "form.no_mark"}
     year = context.year
-    return {"deadline": deadline_of(context, year).isoformat(),
+    return {"deadline": context.filing_deadline(year).isoformat(),
             "late_key": "form.no_mark" if on_time(context, year) else "form.annual_filing.late_warning"}
 
 
@@ -184,7 +167,7 @@ def shortfalls_of(answers: Answers, context: FormContext) -> list[Shortfall]:
 
 def _receipt(answers: Answers, context: FormContext) -> dict[str, Any]:
     year = context.year or context.today.year
-    deadline = deadline_of(context, year).isoformat()
+    deadline = context.filing_deadline(year).isoformat()
     timeliness = "on_time" if on_time(context, year) else "late"
     shortfalls = shortfalls_of(answers, context)
     if shortfalls:
@@ -219,7 +202,7 @@ ANNUAL_FILING_SPEC = FormSpec(
     reprint_command="filingform",
     uses_station=True,
     may_start=may_start,
-    year_of=filing_year,
+    year_of=FormContext.oldest_year_to_file,
     on_submit=OnSubmit(
         # 八: one filing per station and year, never released (a filed year is filed).
         uniqueness_key=lambda answers, context: (

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from bot.rules.filing import years_to_file
+from bot.rules.lifecycle import filing_due_on
+
 
 @dataclass(frozen=True)
 class StationView:
@@ -92,6 +95,19 @@ class FormContext:
 
     def filing_of(self, year: int) -> FilingView | None:
         return next((f for f in self.filings if f.year == year), None)
+
+    def oldest_year_to_file(self) -> int | None:
+        """The oldest year the station owes a filing for whose window has opened (R10; None: none now):
+        the one /filing files and /extension asks to file later."""
+        if self.station is None:
+            return None
+        years = years_to_file(self.station.recognised_on, self.today, {f.year: f.state for f in self.filings})
+        return years[0] if years else None
+
+    def filing_deadline(self, year: int) -> date:
+        """The last day the filing for `year` is on time: the obligation's (an extension moves it), or R10's."""
+        filing = self.filing_of(year)
+        return filing.deadline if filing is not None else filing_due_on(year)
 
 
 AsyncCheck = Callable[[Any, Mapping[str, Any], FormContext], Awaitable[Any]]

@@ -24,15 +24,12 @@ more), or refuse; an approval moves the filing obligation to the end of the appr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from bot.forms.context import FormContext
 from bot.forms.engine import Answers, Choice, Field, Form, Section
 from bot.forms.spec import FormSpec, OnSubmit
 from bot.rules.decisions import NORMAL_EXTENSION_MONTHS, extended_due_on
-from bot.rules.filing import years_to_file
-from bot.rules.lifecycle import filing_due_on
 from bot.rules.values import Invalid
 
 # 八: 属生产转型、场地搬迁等特殊情形的 — the two named cases, or another one with its reason.
@@ -42,20 +39,6 @@ GROUNDS = ("production_transformation", "relocation", "other")
 FILING_STATES = frozenset({"active", "overdue", "revocation_candidate"})
 # A free-text explanation must be a sentence, not "搬迁".
 EXPLANATION_MIN = 5
-
-
-def filing_year(context: FormContext) -> int | None:
-    """The oldest year the station still owes a filing for (the one an extension is asked for)."""
-    if context.station is None:
-        return None
-    years = years_to_file(context.station.recognised_on, context.today, {f.year: f.state for f in context.filings})
-    return years[0] if years else None
-
-
-def current_due_on(context: FormContext, year: int) -> date:
-    """The filing's due date as it stands: the obligation's (end of February, R10) or R10's own."""
-    filing = context.filing_of(year)
-    return filing.deadline if filing is not None else filing_due_on(year)
 
 
 def _at_most_normal(value: Any, answers: Mapping[str, Any], context: FormContext) -> Invalid | None:
@@ -110,7 +93,7 @@ def may_start(context: FormContext) -> Invalid | None:
 
 def _receipt(answers: Answers, context: FormContext) -> dict[str, Any]:
     year = context.year or context.today.year
-    due = current_due_on(context, year)
+    due = context.filing_deadline(year)
     months = int(answers.get("months") or 0)
     return {"year": year, "months": months, "due": due.isoformat(),
             "extended": extended_due_on(due, months).isoformat() if months > 0 else "—"}
@@ -129,7 +112,7 @@ EXTENSION_SPEC = FormSpec(
     menu_action="extension",
     uses_station=True,
     may_start=may_start,
-    year_of=filing_year,
+    year_of=FormContext.oldest_year_to_file,
     on_submit=OnSubmit(
         # 八: one request in progress per station and year (freed when refused or withdrawn).
         uniqueness_key=lambda answers, context: f"extension:{context.station.id}:{context.year}" if context.station else None,
