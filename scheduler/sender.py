@@ -48,13 +48,13 @@ MAX_RETRY_AFTER = 3  # 429 answers for one notice before it is put back for late
 
 
 def render(notice: Notice, language: str) -> str:
-    """Params ending in `_key` name a text, rendered in the recipient's own language."""
-    params = {}
+    """Params ending in `_key` name a text, rendered in the recipient's own language with the
+    notice's other params (a reason "the filing for {year}" says its year)."""
+    plain = {name: value for name, value in notice.params.items() if not name.endswith("_key")}
+    params = dict(plain)
     for name, value in notice.params.items():
         if name.endswith("_key"):
-            params[name.removesuffix("_key")] = t(language, str(value))
-        else:
-            params[name] = value
+            params[name.removesuffix("_key")] = t(language, str(value), **plain)
     return t(language, notice.text_key, **params)
 
 

@@ -270,3 +270,21 @@ async def test_two_contacts_submitting_at_once_make_one_filing(db: str) -> None:
     assert second.error is not None and second.error.reason == "annual_filing.duplicate"
     assert await Submission.filter(kind="annual_filing", status=SubmissionStatus.SUBMITTED).count() == 1
     assert await Submission.filter(created_by=OTHER_USER, status=SubmissionStatus.DRAFT).exists()
+
+
+@both_databases
+async def test_a_late_filing_puts_an_overdue_station_back_in_good_standing(db: str) -> None:
+    """九: the late filing arrived. The station the tick marked overdue is active again, and its
+    contact reads why in words (the bot's coded reason, "filing:2027", never shows)."""
+    from scheduler.sender import render  # noqa: PLC0415 - the notice as the contact reads it
+
+    station = await recognised_station(USER_ID, recognised_on=date(2025, 6, 1), state=StationState.OVERDUE)
+    await FilingObligation.create(station=station, year=2027, due_on=date(2028, 2, 29), state=FilingState.OVERDUE)
+    chat = chat_at(db, datetime(2028, 4, 2, 1, 0, tzinfo=UTC))
+    await fill_to_summary(chat)
+    assert "逾期备案" in chat.texts(await chat.press("提交"))[-1]
+    assert (await Station.get(id=station.id)).state == StationState.ACTIVE
+    assert (await FilingObligation.get(station_id=station.id, year=2027)).state == FilingState.FILED_LATE
+    notice = await Notice.get(recipient_id=USER_ID, subject=f"station:{station.id}", kind="status_change")
+    assert render(notice, "zh") == "🔔 技师工作站 精密模具技师工作站：在册运行。\n说明：涉及2027年度备案\n发送 /status 查看。"
+    assert "filing:" not in render(notice, "en") and "the annual filing for 2027" in render(notice, "en")
