@@ -167,11 +167,12 @@ def parse_money(text: str, *, maximum: Decimal | None = None) -> Decimal | Inval
 
 # 18 digits is far beyond any head count and keeps int() away from its digit limit. Thousands
 # separators must group by three, as for money: "1,20" is a typo, not 120.
-_COUNT = re.compile(r"([+-]?)([0-9]{1,18}|[0-9]{1,3}(?:,[0-9]{3}){1,5})\s*[人名个個项項]?")
+# A measure word people type after the number ("12人", "3 项", "2次", "4个月") is welcome.
+_COUNT = re.compile(r"([+-]?)([0-9]{1,18}|[0-9]{1,3}(?:,[0-9]{3}){1,5})\s*(?:个月|個月|[人名个個项項次场場期门門本套件台月])?")
 
 
 def parse_count(text: str, *, minimum: int = 0, maximum: int | None = None) -> int | Invalid:
-    """A whole number such as "12", "１２", "1,200", "12人", "3 项"; bounds are inclusive."""
+    """A whole number such as "12", "１２", "1,200", "12人", "3 项", "4个月"; bounds are inclusive."""
     cleaned = fold(text).translate(_MINUS_SIGNS).strip()
     match = _COUNT.fullmatch(cleaned)
     if match is None:
