@@ -769,7 +769,7 @@ class FormSession:
         return items
 
     def _summary_screen(self, head: list[str]) -> Screen:
-        lines = [*head, self.tr(f"form.{self.form.id}.summary_title"), ""]
+        lines = [*head, self.tr(f"form.{self.form.id}.summary_title", year=self.context.year or ""), ""]
         for n, (f, shown) in enumerate(self.summary_items(limit=60), start=1):
             lines.append(f"{n}. {self._ftext(f, 'label')}：{shown or self.tr('form.unanswered')}")
         lines += ["", self.tr("form.summary_hint")]

@@ -56,7 +56,7 @@ async def reach_summary(chat: Chat) -> str:
     await say(chat, "/project", "@技术攻关", PROJECT, *CONTENT, *OUTPUTS, *BASIS)
     await chat.send_document(b"%PDF-1.4 statement", "申报说明.pdf")  # the first missing slot
     texts = await say(chat, "@材料齐全")
-    assert "请核对重点建设项目申报内容" in texts[-1]
+    assert "请核对重点建设项目申报内容</b>（2026年度）" in texts[-1]
     return texts[-1]
 
 
