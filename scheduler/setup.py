@@ -16,7 +16,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
-from bot.services import digest
 from scheduler import ticks
 from scheduler.leader import Leader, leadership_for
 from scheduler.sender import OutboxSender
@@ -42,9 +41,9 @@ async def outbox_tick(sender: OutboxSender, clock: Clock, leader: Leader | None 
 
 
 # Further ticks run after the notice tick, under the same leadership and with the same moment:
-# `async def f(now: datetime, settings: Settings) -> Any`, idempotent like it (the staff digests
-# append theirs here: bot.services.digest.queue_digests).
-EXTRA_TICKS: list[Callable[[datetime, Settings], Awaitable[Any]]] = [digest.queue_digests]
+# `async def f(now: datetime, settings: Settings) -> Any`, idempotent like it. (The staff digests
+# are part of the tick itself, so `python -m scheduler tick` lists them too.)
+EXTRA_TICKS: list[Callable[[datetime, Settings], Awaitable[Any]]] = []
 
 
 async def notice_tick(settings: Settings, clock: Clock, leader: Leader | None = None) -> None:

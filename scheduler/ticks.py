@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 
 from bot.rules import notices as rules
 from bot.rules.lifecycle import Actor, filing_due_on
-from bot.services import staff
+from bot.services import digest, staff
 from bot.services.announcements import close_due_announcements
 from bot.settings import Settings
 from storage.models import (
@@ -113,6 +113,8 @@ async def tick(now: datetime, settings: Settings) -> TickResult:
     due += await _window_notices(now, today, notice_rules)
     due += await _announcement_notices(now, today, notice_rules)
     queued = await _enqueue(due, settings)
+    # The staff digests (SPEC §6: daily 09:00, weekly Monday 09:00) are due like any notice.
+    queued += [Queued(*key, due_at=now) for key in await digest.queue_digests(now, settings)]
     return TickResult(told + queued, moves + station_moves)
 
 

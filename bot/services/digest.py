@@ -368,18 +368,19 @@ def _digest_moments(now: datetime, settings: Settings) -> list[tuple[str, dateti
     return found
 
 
-async def queue_digests(now: datetime, settings: Settings) -> int:
+async def queue_digests(now: datetime, settings: Settings) -> list[tuple[int, str, str, str]]:
     """Queue the digests due as of `now`, one notice per staff member (configured and granted);
-    safe to call at every tick: the outbox's unique key keeps one per (staff, kind, period).
-    Returns how many notices were new."""
+    safe to call at every tick (scheduler/ticks.py does): the outbox's unique key keeps one per
+    (staff, kind, period). Returns the keys (recipient, kind, subject, period) that were new."""
     moments = _digest_moments(now, settings)
     if not moments:
-        return 0
-    queued = 0
+        return []
+    queued: list[tuple[int, str, str, str]] = []
     for recipient in sorted(await staff_ids(settings)):
         for kind, moment in moments:
             weekly = kind == WEEKLY
             params = {"digest": "weekly" if weekly else "daily", "at": moment.isoformat()}
-            if await outbox.enqueue(recipient, kind, SUBJECT, period_of(moment, weekly), TEXT_KEY, now, params):
-                queued += 1
+            period = period_of(moment, weekly)
+            if await outbox.enqueue(recipient, kind, SUBJECT, period, TEXT_KEY, now, params):
+                queued.append((recipient, kind, SUBJECT, period))
     return queued

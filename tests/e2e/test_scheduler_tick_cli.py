@@ -45,6 +45,12 @@ async def test_dry_run_json_lists_exactly_the_notices_due_and_writes_nothing(db:
     # 2028-03-01 00:00:00 in Shanghai is 2028-02-29 16:00 UTC: the leap-year deadline has passed
     lines = await tick_cli(db, "--at", "2028-03-01T09:00+08:00", "--dry-run", "--json")
     assert sorted(lines, key=lambda x: (x["kind"], x["recipient"])) == [
+        # 2028-03-01 is a Wednesday: the staff's daily digest is due at 09:00, and the weekly one
+        # of Monday not sent yet is caught up (SPEC §6)
+        {"recipient": 900, "kind": "digest_daily", "subject": "digest", "period": "2028-03-01",
+         "due_at": "2028-03-01T09:00:00+08:00"},
+        {"recipient": 900, "kind": "digest_weekly", "subject": "digest", "period": "2028-W09",
+         "due_at": "2028-03-01T09:00:00+08:00"},
         {"recipient": 301, "kind": "extension_expiry", "subject": f"station:{extended.id}",
          "period": "2027:d14:2028-03-14", "due_at": "2028-02-29T09:00:00+08:00"},
         {"recipient": 201, "kind": "filing_overdue", "subject": f"station:{late.id}",
@@ -63,11 +69,12 @@ async def test_dry_run_json_lists_exactly_the_notices_due_and_writes_nothing(db:
     lines = await tick_cli(db, "--at", "2028-02-29T15:59:59+00:00", "--dry-run", "--json")
     assert {(x["recipient"], x["kind"], x["period"]) for x in lines} == {
         (201, "filing_reminder", "2027:d1"), (301, "extension_expiry", "2027:d14:2028-03-14"),
-        (301, "filing_window_open", "2027")}
+        (301, "filing_window_open", "2027")}  # 23:59:59 in Shanghai: quiet hours, no digest
 
     # a real tick then queues exactly what the dry run listed, and a second one nothing
     real = await tick_cli(db, "--at", "2028-03-01T09:00+08:00", "--json")
     assert {(x["recipient"], x["kind"]) for x in real} == {(301, "extension_expiry"), (201, "filing_overdue"),
-                                                           (201, "status_change"), (301, "filing_window_open")}
-    assert await Notice.all().count() == 4
+                                                           (201, "status_change"), (301, "filing_window_open"),
+                                                           (900, "digest_daily"), (900, "digest_weekly")}
+    assert await Notice.all().count() == 6
     assert await tick_cli(db, "--at", "2028-03-01T09:05+08:00", "--json") == []

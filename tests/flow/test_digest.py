@@ -136,11 +136,11 @@ async def test_digests_queued_once_per_staff_member_and_period(db: str) -> None:
     await Staff.create(user_id=GRANTED, granted_by=STAFF_ID)
     settings = make_settings(db)
     early = datetime(2027, 3, 8, 0, 59, tzinfo=UTC)  # Monday 08:59
-    assert await digest.queue_digests(early, settings) == 0
-    assert await digest.queue_digests(MONDAY, settings) == 4  # Monday 09:00: daily and weekly, to both
-    assert await digest.queue_digests(MONDAY, settings) == 0
-    assert await digest.queue_digests(datetime(2027, 3, 8, 13, 30, tzinfo=UTC), settings) == 0  # 21:30: quiet
-    assert await digest.queue_digests(NOW, settings) == 2  # Wednesday: the daily one (the weekly is done)
+    assert len(await digest.queue_digests(early, settings)) == 0
+    assert len(await digest.queue_digests(MONDAY, settings)) == 4  # Monday 09:00: daily and weekly, to both
+    assert len(await digest.queue_digests(MONDAY, settings)) == 0
+    assert len(await digest.queue_digests(datetime(2027, 3, 8, 13, 30, tzinfo=UTC), settings)) == 0  # 21:30: quiet
+    assert len(await digest.queue_digests(NOW, settings)) == 2  # Wednesday: the daily one (the weekly is done)
     rows = await Notice.filter(recipient_id=GRANTED).order_by("id").values_list("kind", "subject", "period")
     assert rows == [("digest_daily", "digest", "2027-03-08"), ("digest_weekly", "digest", "2027-W10"),
                     ("digest_daily", "digest", "2027-03-10")]
