@@ -36,6 +36,7 @@ from aiogram.types import BufferedInputFile
 from aiolimiter import AsyncLimiter
 
 from bot.i18n import t
+from bot.rules.notices import in_quiet_hours
 from bot.settings import Settings, get_settings
 from storage import outbox
 from storage.models import Notice, NoticeStatus
@@ -119,9 +120,14 @@ class OutboxSender:
         *,
         settings: Settings | None = None,
         concurrency: int = 16,
+        quiet_hours: bool = False,
     ) -> None:
         self.bot = bot
         self.settings = settings or get_settings()
+        # SPEC §6: nothing goes out between QUIET_HOURS_START and QUIET_HOURS_END (21:00-08:00)
+        # but replies, which the handlers send themselves. A notice queued at night for "now" (a
+        # staff decision at 22:00) waits in the outbox for the morning.
+        self.quiet_hours = quiet_hours
         interval = per_chat_interval if per_chat_interval is not None else self.settings.send_per_chat_interval
         self._budget_key = (bot.token, rate_per_second, interval)
         self.concurrency = concurrency
@@ -130,6 +136,8 @@ class OutboxSender:
     async def send_due(self, now: datetime) -> int:
         """Send everything due as of `now`; returns how many were sent. The next batch is read
         while the workers send the current one."""
+        if self.quiet_hours and in_quiet_hours(now, self.settings.notice_rules()):
+            return 0
         self.budget = budget_for(*self._budget_key)
         batch = _Batch(now, {})
         queue: asyncio.Queue[Notice | None] = asyncio.Queue(maxsize=BATCH)

@@ -79,7 +79,7 @@ def build_scheduler(bot: Bot, settings: Settings, clock: Clock | None = None, *,
             notice_tick, "interval", seconds=settings.tick_interval_seconds, args=[settings, clock, scheduler.leader],
             id="notice_tick", max_instances=1, coalesce=True, next_run_time=clock.now() + timedelta(seconds=1),
         )
-        sender = OutboxSender(bot, settings.send_rate_per_second)
+        sender = OutboxSender(bot, settings.send_rate_per_second, settings=settings, quiet_hours=True)
         scheduler.add_job(
             outbox_tick,
             "interval",
@@ -95,4 +95,4 @@ def build_scheduler(bot: Bot, settings: Settings, clock: Clock | None = None, *,
 
 async def run_once(bot: Bot, settings: Settings, now: datetime) -> int:
     """Fire everything due as of `now` once (python -m scheduler --at ...)."""
-    return await OutboxSender(bot, settings.send_rate_per_second).send_due(now)
+    return await OutboxSender(bot, settings.send_rate_per_second, settings=settings, quiet_hours=True).send_due(now)

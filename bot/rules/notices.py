@@ -52,6 +52,7 @@ __all__ = [
     "due_filing_notices",
     "filing_moves",
     "obligations_to_create",
+    "in_quiet_hours",
     "quiet_adjusted",
     "station_moves",
     "window_notices",
@@ -166,7 +167,7 @@ def _end_of(day: date, rules: NoticeRules) -> datetime:
     return _at(day + timedelta(days=1), rules, 0)
 
 
-def _in_quiet_hours(moment: datetime, rules: NoticeRules) -> bool:
+def in_quiet_hours(moment: datetime, rules: NoticeRules) -> bool:
     hour = moment.astimezone(rules.tz).hour
     if rules.quiet_start > rules.quiet_end:
         return hour >= rules.quiet_start or hour < rules.quiet_end
@@ -175,7 +176,7 @@ def _in_quiet_hours(moment: datetime, rules: NoticeRules) -> bool:
 
 def quiet_adjusted(moment: datetime, rules: NoticeRules) -> datetime:
     """`moment`, or the end of the quiet hours it falls in (08:00 local)."""
-    if not _in_quiet_hours(moment, rules):
+    if not in_quiet_hours(moment, rules):
         return moment.astimezone(UTC)
     local = moment.astimezone(rules.tz)
     day = local.date() if local.hour < rules.quiet_end else local.date() + timedelta(days=1)
@@ -184,7 +185,7 @@ def quiet_adjusted(moment: datetime, rules: NoticeRules) -> datetime:
 
 def _due_at(moment: datetime, now: datetime, rules: NoticeRules) -> datetime:
     due = quiet_adjusted(moment, rules)
-    if due <= now and _in_quiet_hours(now, rules):
+    if due <= now and in_quiet_hours(now, rules):
         due = quiet_adjusted(now, rules)  # caught up at night: wait for the morning
     return due
 

@@ -90,6 +90,10 @@ def bot_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         DATA_KEY_FILE=str(tmp_path / "secret.key"),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
+        # No quiet hours (start == end): these tests run at any time of day and wait for the
+        # outbox's notices; tests/unit/test_sender.py proves the quiet hours themselves.
+        QUIET_HOURS_START="0",
+        QUIET_HOURS_END="0",
     )
     env.update(overrides)
     return env

@@ -24,6 +24,7 @@ async def run_scheduler(stub: BotApiStub, database_url: str, at: str) -> str:
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WEBHOOK_URL")},
         "BOT_TOKEN": stub.token, "TELEGRAM_API_URL": stub.url, "DATABASE_URL": database_url,
         "STAFF_IDS": "", "ADMIN_IDS": "",
+        "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0",  # any time of day: see test_bot_process.bot_env
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scheduler", "--at", at, cwd=ROOT, env=env,

@@ -72,7 +72,8 @@ async def test_kill_9_mid_batch_duplicates_nothing_and_loses_only_the_claimed(db
     n = 200
     await queue(n, chats=n)  # one notice per chat: each message is distinguishable
     env = {**{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WEBHOOK_URL")},
-           "DATABASE_URL": db, "STAFF_IDS": "", "ADMIN_IDS": "", "SEND_RATE_PER_SECOND": "25"}
+           "DATABASE_URL": db, "STAFF_IDS": "", "ADMIN_IDS": "", "SEND_RATE_PER_SECOND": "25",
+           "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0"}  # any time of day: see test_bot_process.bot_env
     async with BotApiStub() as stub:
         stub.limits = RateLimits()
         env.update(BOT_TOKEN=stub.token, TELEGRAM_API_URL=stub.url)

@@ -49,6 +49,24 @@ async def test_due_notices_are_sent_once_in_the_recipients_language(db: str) -> 
     assert (await Notice.get(kind="later")).status == NoticeStatus.PENDING
 
 
+async def test_the_scheduler_sends_nothing_in_quiet_hours_and_everything_at_eight(db: str) -> None:
+    """SPEC §6: a notice queued at 22:30 in Shanghai for "now" (a staff decision late at night)
+    waits in the outbox until 08:00."""
+    from scheduler.sender import OutboxSender
+
+    settings = make_settings(db)
+    chat = Chat(settings)
+    await BotUser.create(id=4)
+    late = datetime(2027, 3, 3, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    await outbox.enqueue(4, "status_change", "submission:9", "t1", "submission_status.approved", late)
+    sender = OutboxSender(chat.bot, per_chat_interval=0.01, settings=settings, quiet_hours=True)
+    assert await sender.send_due(late) == 0
+    assert await sender.send_due(datetime(2027, 3, 3, 23, 59, tzinfo=UTC)) == 0  # 07:59
+    assert (await Notice.get(recipient_id=4)).status == NoticeStatus.PENDING
+    assert await sender.send_due(datetime(2027, 3, 4, 0, 0, tzinfo=UTC)) == 1  # 08:00
+    assert chat.texts(chat.api.calls) == ["评审通过"]
+
+
 async def test_blocked_user_is_marked_and_retry_after_is_honoured(db: str) -> None:
     from scheduler.sender import OutboxSender
 
