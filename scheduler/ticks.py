@@ -22,6 +22,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from bot.rules import notices as rules
+from bot.rules.decisions import ApplicationWindow
 from bot.rules.lifecycle import Actor, filing_due_on
 from bot.services import digest, staff
 from bot.services.announcements import close_due_announcements
@@ -180,7 +181,7 @@ async def _window_notices(now: datetime, today: date, notice_rules: rules.Notice
     windows = await KeyProjectWindow.filter(closed_at__isnull=True, closes_on__gte=today).values_list(
         "year", "opens_on", "closes_on")
     for year, opens_on, closes_on in windows:  # one a year at most
-        window = rules.WindowFacts(year, opens_on, closes_on)
+        window = ApplicationWindow(year, opens_on, closes_on)
         if not rules.window_notices(now, window, [rules.StationFacts(0, "active")], [], notice_rules):
             continue  # not its moment: spare the station queries
         stations = [rules.StationFacts(sid, str(state), recognised_on) for sid, state, recognised_on in

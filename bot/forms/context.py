@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from bot.rules.decisions import ApplicationWindow
 from bot.rules.filing import years_to_file
 from bot.rules.lifecycle import filing_due_on
 
@@ -45,19 +46,6 @@ class FilingView:
 
 
 @dataclass(frozen=True)
-class WindowView:
-    """The key-project application window of a year (七(一)), as staff set it."""
-
-    year: int
-    opens_on: date
-    closes_on: date
-    closed: bool = False
-
-    def is_open(self, today: date) -> bool:
-        return not self.closed and self.opens_on <= today <= self.closes_on
-
-
-@dataclass(frozen=True)
 class HistoryEntry:
     """One submission of the person or their station: what R7 and R11 look back at."""
 
@@ -72,7 +60,7 @@ class Lookup(Protocol):
 
     async def uscc_blocker(self, uscc: str) -> str | None: ...
 
-    async def key_project_window(self, year: int) -> WindowView | None: ...
+    async def key_project_window(self, year: int) -> ApplicationWindow | None: ...
 
 
 @dataclass(frozen=True)

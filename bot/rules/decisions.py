@@ -5,10 +5,12 @@ pure functions (SPEC §3: R7, R9, R11).
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 __all__ = [
+    "ApplicationWindow",
     "FUNDING_CNY",
     "MAX_EXTENSION_MONTHS",
     "NORMAL_EXTENSION_MONTHS",
@@ -33,6 +35,20 @@ def funding_for(level: int) -> Decimal:
         return FUNDING_CNY[int(level)]
     except (KeyError, ValueError):
         raise ValueError(f"no key project level {level!r}") from None
+
+
+@dataclass(frozen=True)
+class ApplicationWindow:
+    """The key-project application window of a year (七(一)), as staff set it: the form asks whether
+    it is open, the scheduler when it closes."""
+
+    year: int
+    opens_on: date
+    closes_on: date
+    closed: bool = False  # closed by staff before its last day
+
+    def is_open(self, today: date) -> bool:
+        return not self.closed and self.opens_on <= today <= self.closes_on
 
 
 def may_declare_key_project(recognised_on: date | None, year: int) -> bool:

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.rules.decisions import may_declare_key_project
+from bot.rules.decisions import ApplicationWindow, may_declare_key_project
 
 __all__ = [
     "AnnouncementFacts",
@@ -46,7 +46,6 @@ __all__ = [
     "NoticeRules",
     "ObligationFacts",
     "StationFacts",
-    "WindowFacts",
     "add_months",
     "announcement_notices",
     "due_filing_notices",
@@ -101,14 +100,6 @@ class ObligationFacts:
     @property
     def deadline(self) -> date:
         return self.extended_due_on or self.due_on
-
-
-@dataclass(frozen=True)
-class WindowFacts:
-    year: int
-    opens_on: date
-    closes_on: date
-    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -330,7 +321,7 @@ def _month_label(month: int, day: int) -> str:
     return f"{date(2000, month, day):%b}".lower() + f"{day:02d}"
 
 
-def window_notices(now: datetime, window: WindowFacts | None, stations: Iterable[StationFacts],
+def window_notices(now: datetime, window: ApplicationWindow | None, stations: Iterable[StationFacts],
                    applied: Iterable[int], rules: NoticeRules = NoticeRules()) -> list[DueNotice]:
     """`key_project_window_closing`, `window_closing_days` before an open window closes, to the
     stations that may declare for its year (active, R7) and have not applied (`applied`)."""

@@ -16,7 +16,8 @@ from typing import Any
 
 from bot.clock import Clock, local_today
 from bot.crypto import vault_for
-from bot.forms.context import FilingView, FormContext, HistoryEntry, StationView, WindowView
+from bot.forms.context import FilingView, FormContext, HistoryEntry, StationView
+from bot.rules.decisions import ApplicationWindow
 from bot.forms.engine import DOCS, FLAGS, FormSession
 from bot.forms.spec import FormSpec, PrintRequest
 from bot.rules.values import Invalid
@@ -32,11 +33,11 @@ class StorageLookup:
     async def uscc_blocker(self, uscc: str) -> str | None:
         return await submissions.uscc_blocker(uscc)
 
-    async def key_project_window(self, year: int) -> WindowView | None:
+    async def key_project_window(self, year: int) -> ApplicationWindow | None:
         window = await windows.window_of(year)
         if window is None:
             return None
-        return WindowView(window.year, window.opens_on, window.closes_on, closed=window.closed_at is not None)
+        return ApplicationWindow(window.year, window.opens_on, window.closes_on, closed=window.closed_at is not None)
 
 
 LOOKUP = StorageLookup()

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.rules.decisions import ApplicationWindow
 from bot.rules.notices import (
     AnnouncementFacts,
     NoticeRules,
     ObligationFacts,
     StationFacts,
-    WindowFacts,
     add_months,
     announcement_notices,
     due_filing_notices,
@@ -170,7 +170,7 @@ def test_the_calendar_moves_the_obligation_and_the_station() -> None:
 
 
 def test_the_key_project_window_closing_goes_to_eligible_stations_that_have_not_applied() -> None:
-    window = WindowFacts(2027, date(2027, 3, 1), date(2027, 4, 30))
+    window = ApplicationWindow(2027, date(2027, 3, 1), date(2027, 4, 30))
     stations = [StationFacts(1, "active", date(2025, 5, 1)), StationFacts(2, "active", date(2027, 2, 1)),
                 StationFacts(3, "overdue", date(2025, 1, 1)), StationFacts(4, "active", None),
                 StationFacts(5, "active", date(2026, 1, 1))]
@@ -179,7 +179,7 @@ def test_the_key_project_window_closing_goes_to_eligible_stations_that_have_not_
     assert (n.kind, n.subject, n.period, n.station_ids) == (
         "key_project_window_closing", "key_project_window:2027", "2027:closing", (1, 4))
     assert window_notices(sh(2027, 5, 1, 0), window, stations, [], RULES) == []  # closed by its date
-    closed = WindowFacts(2027, date(2027, 3, 1), date(2027, 4, 30), closed=True)
+    closed = ApplicationWindow(2027, date(2027, 3, 1), date(2027, 4, 30), closed=True)
     assert window_notices(sh(2027, 4, 25), closed, stations, [], RULES) == []
 
 
