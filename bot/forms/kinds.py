@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, has_text, t
 from bot.rules import identifiers, values
 from bot.rules.values import Invalid
 
@@ -81,12 +81,21 @@ def _typed_choice_key(text: str) -> str:
     return "".join(values.fold(text).casefold().split()).strip(_AROUND_ANSWER)
 
 
+def _synonyms(text_key: str) -> set[str]:
+    """Other words people type for a button ("有" or "对" for 是, "没有" for 否): the locale's
+    `synonyms.<text key>`, separated by "|"."""
+    key = f"synonyms.{text_key}"
+    if not has_text(key):
+        return set()
+    return {word for lang in LANGUAGES for word in t(lang, key).split("|") if word}
+
+
 def _parse_choice(text: str, f: Field, env: Env) -> Any:
     """The value of the choice whose label (in any of the bot's languages) or value was typed."""
     typed = _typed_choice_key(text)
     if typed:
         for choice in f.choices:
-            names = {choice.value, *(t(lang, choice.text_key) for lang in LANGUAGES)}
+            names = {choice.value, *(t(lang, choice.text_key) for lang in LANGUAGES), *_synonyms(choice.text_key)}
             if typed in {_typed_choice_key(name) for name in names}:
                 return choice.value
     return Invalid("form.use_buttons")

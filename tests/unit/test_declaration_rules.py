@@ -312,6 +312,13 @@ async def test_a_typed_choice_is_checked_and_kept_like_a_pressed_one() -> None:
     assert s.answers[ITEM]["values"]["level"] == "chief"
 
 
+@pytest.mark.parametrize(("typed", "value"), [("有", "yes"), ("有的。", "yes"), ("对", "yes"), ("Yeah", "yes"),
+                                              ("没有", "no"), ("无", "no"), ("不是", "no"), ("nope", "no")])
+def test_a_yes_or_no_may_be_typed_in_the_words_people_use(typed: str, value: str) -> None:
+    f = DECLARATION.field("mgmt_ok")
+    assert kind_of(f.kind).parse(typed, f, session()) == value
+
+
 # --- R5: the registration certificate follows the unit's type ----------------------------------
 
 
