@@ -114,6 +114,42 @@ async def run(settings: Settings) -> None:
         await db.close_db()
 
 
+IMPORT_USAGE = "usage: python -m bot import-stations FILE.xlsx [--dry-run] | python -m bot import-template FILE.xlsx"
+
+
+async def import_stations(settings: Settings, path: Path, dry_run: bool) -> int:
+    """The bureau's register from Excel (bot.services.register_import): prints the report, 1 when refused."""
+    from bot.clock import SystemClock
+    from bot.services.register_import import import_register, render_report
+
+    await db.init_db(settings.database_url, auto_migrate=settings.auto_migrate)
+    try:
+        report = await import_register(path, settings=settings, clock=SystemClock(), dry_run=dry_run)
+    finally:
+        await db.close_db()
+    print(render_report(report, settings.default_language))
+    return 1 if report.rejected else 0
+
+
+def import_command(args: list[str], settings: Settings) -> int:
+    names = [a for a in args[1:] if not a.startswith("--")]
+    flags = {a for a in args[1:] if a.startswith("--")}
+    if len(names) != 1 or flags - {"--dry-run"} or (args[0] == "import-template" and flags):
+        print(IMPORT_USAGE, file=sys.stderr)
+        return 2
+    path = Path(names[0])
+    if args[0] == "import-template":
+        from bot.services.register_import import write_template
+
+        write_template(path)
+        print(path)
+        return 0
+    if not path.is_file():
+        print(f"no such file: {path}", file=sys.stderr)
+        return 2
+    return asyncio.run(import_stations(settings, path, "--dry-run" in flags))
+
+
 def main() -> int:
     try:
         settings = get_settings()
@@ -123,6 +159,9 @@ def main() -> int:
             field = ".".join(str(p) for p in error["loc"]).upper()
             print(f"configuration error: {field}: {error['msg']}", file=sys.stderr)
         return 2
+    if sys.argv[1:2] and sys.argv[1] in ("import-stations", "import-template"):
+        setup_logging("WARNING")
+        return import_command(sys.argv[1:], settings)
     # The terminal chat owns stdout; keep the log quiet there unless asked.
     setup_logging(settings.log_level if settings.bot_token else "WARNING")
     try:
