@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench scheduler migrations install clean
+.PHONY: run demo test bench scheduler migrations install clean
 
 $(STAMP): pyproject.toml
 	@# Said before the quiet part, which takes about a minute the first time.
@@ -21,6 +21,14 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@$(PY) -m bot
+
+# A demo city in data/demo.sqlite3 (seeded once), explored in the terminal chat as its staff member.
+DEMO_ENV := DATABASE_URL=sqlite://data/demo.sqlite3 BOT_TOKEN= REDIS_URL= STAFF_IDS=10001
+
+demo: $(STAMP)
+	@mkdir -p data
+	@$(DEMO_ENV) $(PY) -m bot seed-demo --if-empty
+	@$(DEMO_ENV) $(PY) -m bot
 
 scheduler: $(STAMP)
 	@$(PY) -m scheduler

@@ -70,6 +70,45 @@ def console_files_dir(database_url: str) -> Path:
     return FILES_DIR
 
 
+DEMO_USAGE = "usage: python -m bot seed-demo [--if-empty]"
+
+
+async def seed_demo(settings: Settings, if_empty: bool) -> int:
+    """The demo city (bot.services.demo) in the database of DATABASE_URL, migrated first like the
+    bot does; prints what it made. A database with stations is refused (1), or left as it is
+    with --if-empty (0)."""
+    from bot.clock import SystemClock
+    from bot.services.demo import AlreadySeeded, seed_demo as seed
+
+    await db.init_db(settings.database_url, auto_migrate=settings.auto_migrate)
+    try:
+        made = await seed(SystemClock().now(), settings)
+    except AlreadySeeded as refused:
+        print(f"seed-demo: {refused}" + ("; left as it is." if if_empty else
+                                         "; the demo city goes into an empty database only, nothing seeded."),
+              file=sys.stdout if if_empty else sys.stderr)
+        return 0 if if_empty else 1
+    finally:
+        await db.close_db()
+    print(f"Demo city seeded in {settings.database_url}:")
+    print(f"  {made.stations} stations of {made.units} units, {made.contacts} contacts "
+          f"(Telegram ids {made.contact_ids[0]}..{made.contact_ids[1]}: /user <id> in the terminal chat)")
+    print("  submissions: " + ", ".join(f"{kind} {n}" for kind, n in made.submissions.items()))
+    print("  filing obligations: " + ", ".join(f"{state} {n}" for state, n in made.filings.items()))
+    print(f"  {made.fundings} funded key projects, {made.announcements} open 公示 with {made.objections} objection")
+    print("  waiting for staff: " + ", ".join(f"{what} {ref}" for what, ref in made.pending.items()))
+    print(f"  demo staff id: {made.staff_id} (STAFF_IDS={made.staff_id}; the terminal chat's own user)")
+    return 0
+
+
+def seed_demo_command(args: list[str], settings: Settings) -> int:
+    flags = set(args[1:])
+    if flags - {"--if-empty"}:
+        print(DEMO_USAGE, file=sys.stderr)
+        return 2
+    return asyncio.run(seed_demo(settings, "--if-empty" in flags))
+
+
 async def run_console(settings: Settings) -> None:
     from bot.console import ConsoleChat, ConsolePrinter
     from bot.local_session import LocalBotApi, LocalSession
@@ -162,6 +201,9 @@ def main() -> int:
     if sys.argv[1:2] and sys.argv[1] in ("import-stations", "import-template"):
         setup_logging("WARNING")
         return import_command(sys.argv[1:], settings)
+    if sys.argv[1:2] == ["seed-demo"]:
+        setup_logging("WARNING")
+        return seed_demo_command(sys.argv[1:], settings)
     # The terminal chat owns stdout; keep the log quiet there unless asked.
     setup_logging(settings.log_level if settings.bot_token else "WARNING")
     try:
