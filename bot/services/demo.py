@@ -402,7 +402,8 @@ async def _key_projects(city: _City, stations: list[Station]) -> None:
             status = SubmissionStatus.FUNDED if level else SubmissionStatus.NOT_SELECTED
             project = await Submission.create(
                 kind=SubmissionKind.KEY_PROJECT, status=status, unit_id=station.unit_id, station=station,
-                created_by=CONTACT_BASE, year=year, answers=city.key_project_answers(name, rng.choice(CATEGORIES)),
+                created_by=await _contact_of(station), year=year,
+                answers=city.key_project_answers(name, rng.choice(CATEGORIES)),
                 reference=city.reference("SZXM", year), uniqueness_key=f"key_project:{station.id}:{year}",
                 level=level or None, submitted_at=_at(submitted), decided_at=_at(date(year, 9, 15)),
             )
@@ -411,6 +412,10 @@ async def _key_projects(city: _City, stations: list[Station]) -> None:
                                              graded_at=_at(date(year, 8, 20)))
                 await Funding.create(submission=project, station=station, level=level, amount=funding_for(level),
                                      paid_on=date(year, 11, 20), recorded_by=DEMO_STAFF_ID)
+
+
+async def _contact_of(station: Station) -> int:
+    return await Contact.filter(station=station).order_by("id").first().values_list("user_id", flat=True)
 
 
 async def _ended_stations(city: _City, revoked: Station, deregistered: Station) -> None:
@@ -427,7 +432,7 @@ async def _ended_stations(city: _City, revoked: Station, deregistered: Station) 
                            now=at + timedelta(days=30), reason="无正当理由不参加年度备案逾期6个月以上",
                            changes={"revoked_on": flagged + timedelta(days=30), "revocation_reason": "no_filing"})
     asked = date(deregistered.recognised_on.year + 2, 6, 15)
-    contact_id = await Contact.filter(station=deregistered).first().values_list("user_id", flat=True)
+    contact_id = await _contact_of(deregistered)
     await apply_transition("station", deregistered.id, "request_deregistration", actor_id=contact_id, actor=Actor.CONTACT,
                            now=_at(asked))
     request = await Submission.create(
