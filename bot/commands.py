@@ -37,6 +37,7 @@ STAFF_ONLY_COMMANDS += ["kpwindow"]  # handlers/staff/key_projects.py
 STAFF_ONLY_COMMANDS += ["supervision"]  # handlers/staff/supervision.py
 STAFF_ONLY_COMMANDS += ["contacts", "bind"]  # handlers/staff/contacts.py
 STAFF_ONLY_COMMANDS += ["digest"]  # handlers/staff/digest.py
+STAFF_ONLY_COMMANDS += ["import"]  # handlers/staff/register_import.py
 
 
 def staff_commands(specs: Iterable[FormSpec] = FORM_SPECS) -> list[str]:

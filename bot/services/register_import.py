@@ -224,7 +224,8 @@ def _reason(lang: str, reason: Invalid) -> str:
     return t(lang, f"invalid.{reason.reason}", **reason.params)
 
 
-def render_report(report: Report, lang: str = "zh") -> str:
+def render_report(report: Report, lang: str = "zh", *, dry_run_note: str = "import.dry_run_nothing_written") -> str:
+    """`dry_run_note` closes a clean dry run: how to import for real (the command line's by default)."""
     lines = [t(lang, "import.title_dry_run" if report.dry_run else "import.title")]
     for sheet in SHEETS:
         lines.append(t(lang, "import.sheet_line", sheet=sheet.title, imported=report.imported.get(sheet.title, 0),
@@ -246,7 +247,7 @@ def render_report(report: Report, lang: str = "zh") -> str:
     if report.rejected:
         lines.append(t(lang, "import.nothing_written"))
     elif report.dry_run:
-        lines.append(t(lang, "import.dry_run_nothing_written"))
+        lines.append(t(lang, dry_run_note))
     return "\n".join(lines)
 
 

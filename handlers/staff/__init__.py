@@ -57,8 +57,10 @@ def staff_children() -> list[Router]:
 
     from handlers.staff import digest  # noqa: PLC0415
 
+    from handlers.staff import register_import  # noqa: PLC0415
+
     return [contacts.build_router(), announce.build_router(), queue.build_router(), grants.build_router(), stations.build_router(), export.build_router(),
-            supervision.build_router(), digest.build_router(), *decisions]
+            supervision.build_router(), digest.build_router(), register_import.build_router(), *decisions]
 
 
 def build_router(*children: Router, name: str = "staff") -> Router:
