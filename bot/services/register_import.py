@@ -506,7 +506,7 @@ async def import_register(source: Path | bytes, *, settings: Settings, clock: Cl
     for sheet in SHEETS:
         report.imported[sheet.title] = counts.get(sheet.key, 0)
     names = {s.uscc: s.name for s in plan.stations}
-    report.expires_at = now + INVITE_VALIDITY
+    report.expires_at = (now + INVITE_VALIDITY).astimezone(settings.tz)  # shown in the bureau's time
     report.owed = counts["owed"]
     report.invites = [Invite(names.get(c.uscc, c.uscc), c.name, format_code(c.invite_code) if c.invite_code else "")
                       for c in plan.contacts if c.telegram_id is None]

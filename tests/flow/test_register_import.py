@@ -100,6 +100,7 @@ async def test_the_template_imports_cleanly_dry_run_first_and_again_changes_noth
     [invite] = report.invites
     assert await InviteCode.filter(station=station, code_hash=InviteCode.hash_code(invite.code.replace("-", ""))).exists()
     assert invite.code in render_report(report)
+    assert "（有效至 2026-04-17 10:00）" in render_report(report)  # seven days, in Shenzhen's time
     # The mentor, in the declaration's shape, the ID number sealed.
     declaration = await Submission.get(station=station, kind="establishment")
     [mentor] = declaration.answers["mentors"]
