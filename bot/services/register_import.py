@@ -27,7 +27,7 @@ from bot.clock import Clock, local_today
 from bot.crypto import vault_for
 from bot.forms.declaration import AT_LEAST_SENIOR, contract_end_problem
 from bot.forms.key_project import CATEGORIES
-from bot.i18n import t
+from bot.i18n import has_text, t
 from bot.rules.decisions import funding_for, may_declare_key_project
 from bot.rules.filing import filing_opens_on, filing_standing
 from bot.rules.identifiers import parse_mobile, parse_resident_id, parse_uscc
@@ -221,7 +221,9 @@ class Report:
 
 
 def _reason(lang: str, reason: Invalid) -> str:
-    return t(lang, f"invalid.{reason.reason}", **reason.params)
+    # A few of the chat's reasons name its buttons ("我已核对"); the report says them its own way.
+    key = f"import.reason.{reason.reason}"
+    return t(lang, key if has_text(key) else f"invalid.{reason.reason}", **reason.params)
 
 
 def render_report(report: Report, lang: str = "zh", *, dry_run_note: str = "import.dry_run_nothing_written") -> str:

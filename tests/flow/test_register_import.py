@@ -179,6 +179,9 @@ async def test_a_file_with_bad_rows_is_refused_row_by_row_and_writes_nothing(db:
     text = render_report(report)
     assert "工作站 第4行 统一社会信用代码：" + t("zh", "invalid.import.duplicate_uscc", first=2) in text
     assert t("zh", "import.nothing_written") in text
+    # the chat's wording names its "我已核对" button; the report says it its own way
+    assert "工作站 第3行 统一社会信用代码：统一社会信用代码的校验位不符，请对照单位的登记证书核对后修改。" in text
+    assert "我已核对" not in text
     assert set((await counts()).values()) == {0}
 
 
