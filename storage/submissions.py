@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from bot.rules.filing import filed_on_time, filing_reason
 from bot.rules.lifecycle import Actor, filing_due_on
 from storage import outbox, step, transitions
 from storage.models import (
@@ -273,7 +274,7 @@ async def _meet_filing_obligation(facts: _Submitted) -> int | None:
                                            now=facts.now, expected_state=FilingState.NOT_DUE.value)
         obligation = await FilingObligation.get(id=obligation.id)
     deadline = obligation.extended_due_on or obligation.due_on
-    on_time = obligation.state in (FilingState.DUE, FilingState.EXTENDED) and facts.today <= deadline
+    on_time = filed_on_time(obligation.state.value, deadline, facts.today)
     await transitions.apply_transition(
         "filing", obligation.id, "file_on_time" if on_time else "file_late", actor_id=facts.user_id,
         actor=Actor.CONTACT, now=facts.now, changes={"submission_id": facts.submission_id},
@@ -284,7 +285,7 @@ async def _meet_filing_obligation(facts: _Submitted) -> int | None:
     if station.state in (StationState.OVERDUE, StationState.REVOCATION_CANDIDATE) and not still_overdue:
         await transitions.apply_transition("station", station_id, "reinstate", actor_id=None, actor=Actor.SYSTEM,
                                            now=facts.now, expected_state=station.state.value,
-                                           reason=f"filing:{facts.year}")
+                                           reason=filing_reason(facts.year))
     return station_id
 
 

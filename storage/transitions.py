@@ -22,7 +22,6 @@ key already taken) propagate unchanged as tortoise's IntegrityError, the savepoi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -33,6 +32,7 @@ from typing import Any
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from bot.rules.filing import filing_reason_words
 from bot.rules.lifecycle import GRADED_KEY_PROJECT_STATES, Actor, LifeCycle, Transition, lifecycle_of
 from storage import outbox, step
 from storage.key_projects import AlreadyGraded, GradeCapReached, release_grade_slot, take_grade_slot
@@ -312,7 +312,7 @@ async def _notify(
         "reference": _label(subject, row, values),
     }
     text_key = TEXT_KEY
-    coded = _system_reason(reason) if actor_id is None else None
+    coded = filing_reason_words(reason) if actor_id is None else None
     if coded is not None:
         # The bot's own moves record a code ("filing:2025 ..."); the contact reads it in words.
         text_key = TEXT_KEY_WITH_NOTE
@@ -333,22 +333,6 @@ async def _notify(
         if await outbox.enqueue(recipient, NOTICE_KIND, f"{subject}:{row.id}", f"t{transition_id}", text_key, now, params):
             queued.append(recipient)
     return tuple(queued)
-
-
-_FILING_REASON = re.compile(r"filing:(\d{4})(?: overdue since (\d{4}-\d{2}-\d{2}))?")
-
-
-def _system_reason(reason: str) -> dict[str, Any] | None:
-    """The notice params that say a system move's coded reason in words (None: not a code).
-    Codes: "filing:<year>" (a filing for that year: it arrived, or it is overdue) and
-    "filing:<year> overdue since <date>" (R12's six months)."""
-    found = _FILING_REASON.fullmatch(reason.strip())
-    if found is None:
-        return None
-    year, since = found.groups()
-    if since:
-        return {"reason_key": "status_change.reason.filing_overdue_since", "year": year, "since": since}
-    return {"reason_key": "status_change.reason.filing", "year": year}
 
 
 def _kind_key(subject: str, kind: str) -> str:

@@ -9,15 +9,17 @@ filing is still accepted and marked late. States are the values of the "filing" 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from bot.rules.lifecycle import filing_due_on
 
 __all__ = [
     "CHECKLIST", "FILED", "SCHOOL_CHECKLIST", "Shortfall", "checklist_items", "figures_owed", "filing_opens_on",
-    "filed_on_time", "filing_shortfalls", "filing_standing", "years_to_file",
+    "filed_on_time", "filing_reason", "filing_reason_words", "filing_shortfalls", "filing_standing", "years_to_file",
 ]
 
 FILED = frozenset({"filed_on_time", "filed_late"})
@@ -131,3 +133,25 @@ def filed_on_time(state: str | None, deadline: date, today: date) -> bool:
     not yet written) on time: up to its last day, and only while it is due or extended (an
     obligation already overdue is met late), as storage decides it on submit."""
     return state in (None, "not_due", "due", "extended") and today <= deadline
+
+
+# The reason the bot records when it moves a station because of a filing (audit rows keep the
+# code; a contact's notice says it in words). Written and read here only.
+_REASON = re.compile(r"filing:(\d{4})(?: overdue since (\d{4}-\d{2}-\d{2}))?")
+
+
+def filing_reason(year: int, overdue_since: date | None = None) -> str:
+    """The code of a move caused by the filing for `year` (it arrived, or it is overdue), or by
+    its being overdue since `overdue_since` (R12's six months)."""
+    return f"filing:{year}" + (f" overdue since {overdue_since.isoformat()}" if overdue_since else "")
+
+
+def filing_reason_words(reason: str) -> dict[str, Any] | None:
+    """The text key and params that say a `filing_reason` code in words; None for any other reason."""
+    found = _REASON.fullmatch(reason.strip())
+    if found is None:
+        return None
+    year, since = found.groups()
+    if since:
+        return {"reason_key": "status_change.reason.filing_overdue_since", "year": year, "since": since}
+    return {"reason_key": "status_change.reason.filing", "year": year}

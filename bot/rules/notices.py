@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.rules.decisions import ApplicationWindow, may_declare_key_project
+from bot.rules.filing import filing_reason
 
 __all__ = [
     "AnnouncementFacts",
@@ -242,9 +243,9 @@ def station_moves(today: date, stations: Iterable[StationFacts], obligations: It
             continue
         oldest = min(owed, key=lambda o: o.deadline)
         flag = today >= add_months(_overdue_since(oldest), rules.candidate_months)
-        reason = f"filing:{oldest.year} overdue since {_overdue_since(oldest).isoformat()}"
+        reason = filing_reason(oldest.year, _overdue_since(oldest))
         if s.state == "active":
-            moves.append(Move("station", s.id, "mark_overdue", "active", reason=f"filing:{oldest.year}"))
+            moves.append(Move("station", s.id, "mark_overdue", "active", reason=filing_reason(oldest.year)))
             if flag:
                 moves.append(Move("station", s.id, "flag_revocation", "overdue", reason=reason))
         elif s.state == "overdue" and flag:

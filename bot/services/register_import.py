@@ -29,7 +29,7 @@ from bot.forms.declaration import AT_LEAST_SENIOR, contract_end_problem
 from bot.forms.key_project import CATEGORIES
 from bot.i18n import has_text, t
 from bot.rules.decisions import funding_for, may_declare_key_project
-from bot.rules.filing import filing_opens_on, filing_standing
+from bot.rules.filing import filed_on_time, filing_opens_on, filing_standing
 from bot.rules.identifiers import parse_mobile, parse_resident_id, parse_uscc
 from bot.rules.lifecycle import filing_due_on
 from bot.rules.values import Invalid, parse_count, parse_date, parse_money, parse_text
@@ -419,7 +419,9 @@ async def _check(rows: dict[str, list[_Row]], report: Report, today: date) -> st
         if skipped("filings", row):
             continue
         deadline = v["extended_due_on"] or filing_due_on(year)
-        state = "filed_on_time" if v["filed_on"] <= deadline else "filed_late"
+        # the same rule as a filing made in the chat: on time up to the (extended) deadline
+        owed = "extended" if v["extended_due_on"] else "due"
+        state = "filed_on_time" if filed_on_time(owed, deadline, v["filed_on"]) else "filed_late"
         plan.filings.append(store.NewFiling(uscc=uscc, year=year, due_on=filing_due_on(year),
                                             extended_due_on=v["extended_due_on"], state=state))
 

@@ -69,3 +69,14 @@ def test_on_time_up_to_the_deadline_while_due_or_extended() -> None:
     assert not filed_on_time("due", deadline, date(2028, 3, 1))
     assert filed_on_time("extended", date(2028, 8, 31), date(2028, 8, 31))
     assert not filed_on_time("overdue", deadline, date(2028, 2, 1))
+
+
+def test_a_filing_reason_is_written_and_read_in_one_place() -> None:
+    from bot.rules.filing import filing_reason, filing_reason_words  # noqa: PLC0415
+
+    assert filing_reason(2025) == "filing:2025"
+    assert filing_reason_words(filing_reason(2025)) == {"reason_key": "status_change.reason.filing", "year": "2025"}
+    since = filing_reason(2025, date(2026, 3, 1))
+    assert filing_reason_words(since) == {"reason_key": "status_change.reason.filing_overdue_since", "year": "2025",
+                                          "since": "2026-03-01"}
+    assert filing_reason_words("材料不全") is None  # a person's reason is shown as typed

@@ -69,3 +69,23 @@ async def test_another_user_cannot_touch_or_submit_a_draft(db: str) -> None:
     assert await Submission.filter(id=draft.id).exists()
     assert (await _submit(draft.id, 2, ANSWERS)).blocked == "missing"
     assert (await Submission.get(id=draft.id)).status == SubmissionStatus.DRAFT
+
+
+async def test_a_contact_who_moved_gets_the_forms_of_the_station_they_act_for_now(db: str) -> None:
+    """/form, /filingform, /projectform print the latest submission of the contact's current station,
+    not one the person sent earlier for a station they have left."""
+    from storage.models import Contact, EstablishmentMode, Unit, UnitType  # noqa: PLC0415
+
+    await BotUser.create(id=7)
+    old, new = [await Station.create(unit=await Unit.create(name=f"单位{n}", uscc=f"9144030000000000{n}X",
+                                                            unit_type=UnitType.ENTERPRISE),
+                                     name=f"站{n}", mode=EstablishmentMode.SELF, state="active") for n in (1, 2)]
+    mine = await Submission.create(kind=SubmissionKind.ANNUAL_FILING, status=SubmissionStatus.SUBMITTED, station=old,
+                                   created_by=7, year=2025, reference="SZBA-2026-0001", submitted_at=NOW)
+    colleague = await Submission.create(kind=SubmissionKind.ANNUAL_FILING, status=SubmissionStatus.SUBMITTED,
+                                        station=new, created_by=8, year=2025, reference="SZBA-2026-0002",
+                                        submitted_at=NOW.replace(hour=8))
+    await Contact.create(user_id=7, station=old, active=False)  # left the old station
+    assert (await submissions.latest_submitted(7, SubmissionKind.ANNUAL_FILING)).id == mine.id  # bound nowhere: own
+    await Contact.create(user_id=7, station=new)
+    assert (await submissions.latest_submitted(7, SubmissionKind.ANNUAL_FILING)).id == colleague.id
