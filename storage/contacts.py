@@ -151,10 +151,19 @@ async def record_join_failure(user_id: int, now: datetime) -> None:
     await _audit(user_id, JOIN_FAILED, None, None, None, now, subject_type="invite")
 
 
+async def _lock_person(user_id: int) -> None:
+    """Hold the person's row until the transaction ends: a code redeemed on one instance and a
+    staff /bind on another (two people acting, so no per-user conversation lock between them)
+    would both find the person unbound and bind them to two stations."""
+    await BotUser.get_or_create(id=user_id)
+    await BotUser.filter(id=user_id).select_for_update().first()
+
+
 async def redeem(code_hash: str, user_id: int, *, now: datetime) -> Done:
     """Bind the person to the code's station and spend the code, in one transaction."""
     moment = _utc(now)
     async with in_transaction():
+        await _lock_person(user_id)
         if await bound_station(user_id) is not None:
             raise ContactRefused("already_bound")
         invite = await InviteCode.filter(code_hash=code_hash).select_related("station").first()
@@ -240,6 +249,7 @@ async def bind(station_id: int, user_id: int, *, staff_id: int, now: datetime) -
             raise ContactRefused("no_station")
         if station.state in CLOSED_STATES:
             raise ContactRefused("closed", station)
+        await _lock_person(user_id)
         current = await bound_station(user_id)
         if current is not None:
             raise ContactRefused("already_handled" if current.id == station_id else "bound_elsewhere", current)
