@@ -5,6 +5,8 @@ its unit, the station (active, with its recognition date and, when co-built with
 school-enterprise), the applicant as its first contact, and the station's life-cycle rows
 (applying, then active). Tests of the station's later acts (filing, extension, key project,
 deregistration, invites) start from here instead of walking the declaration again.
+`with_declaration=True` adds the recognised declaration itself, with its life-cycle rows, for tests
+that check the database as a whole (tests/reliability/invariants.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from storage.models import (
     Station,
     StationState,
     StatusTransition,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
     Unit,
     UnitType,
 )
@@ -32,6 +37,7 @@ async def recognised_station(
     recognised_on: date = date(2023, 5, 1),
     school_enterprise: bool = False,
     state: StationState = StationState.ACTIVE,
+    with_declaration: bool = False,
 ) -> Station:
     unit = await Unit.create(name=name.replace("技师工作站", "有限公司"), uscc=uscc, unit_type=UnitType.ENTERPRISE)
     station = await Station.create(
@@ -54,4 +60,30 @@ async def recognised_station(
     if state not in (StationState.ACTIVE, StationState.APPLYING):
         await StatusTransition.create(subject_type="station", subject_id=station.id, from_status=StationState.ACTIVE.value,
                                       to_status=state.value, actor_kind="system", at=at)
+    if with_declaration:
+        await _recognised_declaration(station, unit, contact_id, at)
     return station
+
+
+# The path a declaration takes from draft to 授牌 (bot.rules.lifecycle.ESTABLISHMENT).
+DECLARATION_PATH = (
+    ("submit", "draft", "submitted", "contact"),
+    ("accept_for_review", "submitted", "under_review", "staff"),
+    ("record_review_pass", "under_review", "approved", "staff"),
+    ("announce", "approved", "announced", "staff"),
+    ("recognise", "announced", "recognised", "system"),
+)
+
+
+async def _recognised_declaration(station: Station, unit: Unit, contact_id: int, at: datetime) -> Submission:
+    """The establishment declaration a recognised station came from, with its life-cycle rows."""
+    declaration = await Submission.create(
+        kind=SubmissionKind.ESTABLISHMENT, status=SubmissionStatus.RECOGNISED, unit=unit, station=station,
+        created_by=contact_id, year=at.year, answers={"unit_name": unit.name, "uscc": unit.uscc, "station_name": station.name},
+        reference=f"SZJS-{at.year}-{station.id:04d}", submitted_at=at, decided_at=at,
+    )
+    for action, before, after, actor in DECLARATION_PATH:
+        await StatusTransition.create(subject_type="submission", subject_id=declaration.id, action=action,
+                                      from_status=before, to_status=after, actor_kind=actor,
+                                      actor_id=contact_id if actor == "contact" else None, at=at)
+    return declaration
