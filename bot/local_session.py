@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import mimetypes
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,11 @@ from aiogram.types import (
 if TYPE_CHECKING:
     from aiogram import Bot
 
+# Update ids are unique across every LocalBotApi of a process and across restarts (they start at
+# the clock in microseconds): an update id already handled is not handled again
+# (storage.update_claims), and the terminal chat's database outlives its process.
+_UPDATE_IDS = itertools.count(time.time_ns() // 1000)
+
 BOT_USER = User(id=1000000001, is_bot=True, first_name="技师工作站", username="szjs_station_bot")
 
 
@@ -66,7 +72,7 @@ class LocalBotApi:
     messages: dict[tuple[int, int], Message] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _update_ids: itertools.count[int] = field(default_factory=lambda: _UPDATE_IDS)
     _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- the user's side -------------------------------------------------------------------------

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     # sender; a dead leader is replaced within LEADER_LEASE_SECONDS plus one retry).
     tick_interval_seconds: int = 60
     leader_lease_seconds: int = 30
+    # Flood control: each person's updates, on average at most THROTTLE_RATE (a `limits` rate:
+    # "5/second", "300/minute"), up to THROTTLE_BURST at once (an album of 10 documents is 10
+    # messages at once).
+    throttle_rate: str = "5/second"
+    throttle_burst: int = 10
+    # A second delivery of an update (webhook retry, redelivery after a restart) is not handled
+    # again; an update in hand is claimed for this long (renewed while handled): after a crash
+    # its redelivery is handled once the claim ran out (storage.update_claims).
+    update_lease_seconds: float = 10.0
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod
@@ -90,6 +99,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("throttle_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"a rate such as 5/second or 300/minute expected, not {value!r}") from exc
+        return value
 
     @field_validator("telegram_api_url")
     @classmethod

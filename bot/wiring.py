@@ -18,9 +18,11 @@ from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
 from bot.settings import Settings
 from bot.isolation import ReleasingEventIsolation
+from handlers.delivery import OnceOnly, Throttle
 from handlers.middlewares import UserContextMiddleware
 from storage import step
 from storage.fsm import DatabaseStorage
+from storage.update_claims import DatabaseClaims, RedisClaims, UpdateClaims
 
 
 def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -32,6 +34,14 @@ def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
         redis_storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder)
         return redis_storage, redis_storage.create_isolation()
     return DatabaseStorage(key_builder), ReleasingEventIsolation()
+
+
+def build_claims(settings: Settings) -> UpdateClaims:
+    """Where an update is claimed before it is handled (shared by every instance): Redis when
+    REDIS_URL is set, else the database."""
+    if settings.redis_url:
+        return RedisClaims(settings.redis_url, lease=settings.update_lease_seconds)
+    return DatabaseClaims(lease=settings.update_lease_seconds)
 
 
 class StepMiddleware(BaseMiddleware):
@@ -70,10 +80,18 @@ def build_dispatcher(
     else:
         isolation = ReleasingEventIsolation()
     dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, clock=clock or SystemClock())
+    # First of ours (after aiogram's own, which take the person's lock): a second delivery of an
+    # update stops here, before anything is read or written for it.
+    claims = build_claims(settings)
+    dp.update.outer_middleware(OnceOnly(claims))
+    if isinstance(claims, RedisClaims):
+        dp.shutdown.register(claims.close)
     dp.update.outer_middleware(
         StepMiddleware(step.DraftCopies() if isinstance(storage, DatabaseStorage) else None)
     )
     dp.update.outer_middleware(UserContextMiddleware(settings))
+    # After the person's language is known; before any router.
+    dp.update.outer_middleware(Throttle(settings.throttle_rate, settings.throttle_burst, settings.redis_url))
     for router in handlers.build_routers(specs):
         dp.include_router(router)
     setup_dialogs(dp, events_isolation=isolation)

@@ -671,3 +671,18 @@ class ConversationState(Model):
     class Meta:
         table = "conversation_state"
         manager = TouchingManager()
+
+
+class UpdateClaim(Model):
+    """A Telegram update in hand or handled, so that a second delivery is not handled again."""
+
+    # storage.update_claims: `lease_until` is set while the update is in hand, NULL once handled;
+    # a row is purged a day after `claimed_at`.
+
+    update_id = fields.BigIntField(primary_key=True)
+    claimed_at = UtcDatetimeField()
+    lease_until = UtcDatetimeField(null=True)
+
+    class Meta:
+        table = "update_claim"
+        indexes = (("claimed_at",),)
