@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     leader_lease_seconds: int = 30
     # Flood control: each person's updates, on average at most THROTTLE_RATE (a `limits` rate:
     # "5/second", "300/minute"), up to THROTTLE_BURST at once (an album of 10 documents is 10
-    # messages at once).
+    # messages at once). "off": no limit (the flow tests, which type faster than anyone).
     throttle_rate: str = "5/second"
     throttle_burst: int = 10
     # A second delivery of an update (webhook retry, redelivery after a restart) is not handled
@@ -105,10 +105,12 @@ class Settings(BaseSettings):
     def _rate(cls, value: str) -> str:
         from limits import parse
 
+        if value.strip().lower() == "off":
+            return "off"
         try:
             parse(value)
         except ValueError as exc:
-            raise ValueError(f"a rate such as 5/second or 300/minute expected, not {value!r}") from exc
+            raise ValueError(f"a rate such as 5/second or 300/minute (or off) expected, not {value!r}") from exc
         return value
 
     @field_validator("telegram_api_url")

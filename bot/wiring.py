@@ -91,7 +91,8 @@ def build_dispatcher(
     )
     dp.update.outer_middleware(UserContextMiddleware(settings))
     # After the person's language is known; before any router.
-    dp.update.outer_middleware(Throttle(settings.throttle_rate, settings.throttle_burst, settings.redis_url))
+    if settings.throttle_rate != "off":
+        dp.update.outer_middleware(Throttle(settings.throttle_rate, settings.throttle_burst, settings.redis_url))
     for router in handlers.build_routers(specs):
         dp.include_router(router)
     setup_dialogs(dp, events_isolation=isolation)

@@ -30,6 +30,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "staff_ids": frozenset({STAFF_ID}),
         "data_key": TEST_DATA_KEY,
+        # A test types faster than anyone: flood control is off unless a test turns it on
+        # (tests/reliability/test_flood_control.py).
+        "throttle_rate": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
