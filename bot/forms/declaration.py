@@ -285,7 +285,9 @@ DECLARATION_SPEC = FormSpec(
         staff_notice_kind="new_declaration",
         staff_notice_key="notice.new_declaration",
         staff_notice_params=_names,
-        printable=Printable(_print, filename="{reference}-申报表.docx", caption_key="form.declaration.form_caption"),
+        # The file name says the ID and mobile numbers are in it, in full: the one printed form that carries them.
+        printable=Printable(_print, filename="{reference}-含完整证件号码-申报表.docx",
+                            caption_key="form.declaration.form_caption"),
         duplicate_reason="declaration.uscc_taken_pending",
     ),
 )

@@ -519,6 +519,12 @@ async def import_register(source: Path | bytes, *, settings: Settings, clock: Cl
     return report
 
 
+def pending_dir(settings: Settings) -> Path:
+    """Beside the data key (data/ by default): the workbooks staff sent in the chat, waiting for
+    "正式导入", each sealed with the data key (handlers/staff/register_import.py)."""
+    return Path(settings.data_key_file).parent / "imports"
+
+
 def write_template(path: Path | io.BytesIO) -> None:
     """The template: every sheet with its headers (from `SHEETS`) and one valid example row."""
     workbook = Workbook()

@@ -3,7 +3,8 @@
 
 The staff member sends /import, then the .xlsx. It is checked as a dry run and the report sent
 back; when no row is refused, the report carries "正式导入" / "取消". The file waits server-side
-(under the data directory, named by a random token that the buttons carry) until one of them is
+(under the data directory, sealed with the data key like every personal number at rest, named by a
+random token that the buttons carry) until one of them is
 pressed, and is deleted then: "正式导入" runs the real import from the very same bytes, a replayed
 press finds no file and is told the import was already handled. A refused dry run offers no import
 and waits for a corrected file; /cancel leaves the step.
@@ -27,7 +28,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.i18n import t
-from bot.services.register_import import import_register, render_report
+from bot.crypto import SealedWithAnotherKey, vault_for
+from bot.services.register_import import import_register, pending_dir, render_report
 from bot.settings import Settings
 from handlers.staff.digest import chunks
 
@@ -47,11 +49,6 @@ class ImportAct(CallbackData, prefix="staff_import"):
     step: str  # y: import, n: cancel
 
 
-def pending_dir(settings: Settings) -> Path:
-    """Beside the data key (data/ by default): the workbooks waiting for "正式导入"."""
-    return Path(settings.data_key_file).parent / "imports"
-
-
 def _path(settings: Settings, token: str) -> Path | None:
     if not token.isalnum():
         return None
@@ -69,7 +66,7 @@ def _keep(settings: Settings, content: bytes) -> str:
         except OSError:
             pass
     token = secrets.token_hex(8)
-    (folder / f"{token}.xlsx").write_bytes(content)
+    (folder / f"{token}.xlsx").write_bytes(vault_for(settings).seal_bytes(content))  # ID numbers, mobiles
     return token
 
 
@@ -84,7 +81,9 @@ def _take(settings: Settings, token: str) -> bytes | None:
     except OSError:
         return None
     try:
-        return claimed.read_bytes()
+        return vault_for(settings).unseal_bytes(claimed.read_bytes())
+    except SealedWithAnotherKey:  # kept before the key it was sealed with was dropped
+        return None
     finally:
         claimed.unlink(missing_ok=True)
 

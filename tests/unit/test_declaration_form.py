@@ -148,7 +148,7 @@ async def walk_self_established() -> FormSession:
 
 async def printed(session: FormSession) -> DocumentObject:
     result = await print_form(DECLARATION_SPEC, session.plain_answers(), session.final_answers(), REFERENCE, SUBMITTED_AT)
-    assert result is not None and result.filename == f"{REFERENCE}-申报表.docx"
+    assert result is not None and result.filename == f"{REFERENCE}-含完整证件号码-申报表.docx"
     return docx.Document(io.BytesIO(result.content))
 
 
