@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -17,45 +16,81 @@ from bot.commands import register_commands
 from bot.logging_setup import setup_logging
 from bot.services import staff
 from bot.settings import Settings, get_settings
+from bot.shutdown import WebhookHandler, finish_updates_on_shutdown
 from bot.client import build_bot
 from bot.clock import OffsetClock
 from bot.wiring import build_dispatcher
-from scheduler.setup import build_scheduler
+from scheduler.setup import Scheduler, build_scheduler
 from storage import db
 
 log = logging.getLogger("bot")
 
 
-async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+def stop_on_signals(scheduler: Scheduler) -> asyncio.Event:
+    """SIGTERM (a container stop) or SIGINT: the outbox sender takes no new notice from now on,
+    and the returned event tells polling or the webhook server to stop taking updates."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def stopping(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping", sig.name)
+        scheduler.begin_stop()
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping, sig)
+    return stop
+
+
+async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings, stop: asyncio.Event) -> None:
     await bot.delete_webhook(drop_pending_updates=False)
     await register_commands(bot, await staff.staff_ids(settings))
-    await dp.start_polling(bot, handle_signals=True)
+    # Our own signal handling (stop_on_signals): aiogram's cancels the long poll and returns with
+    # the updates in hand still running, and would close the Bot API session under them.
+    # The updates in hand were confirmed to Telegram already: they are finished (bot/shutdown.py).
+    finish_updates_on_shutdown(dp)
+    polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not polling.done():
+        try:
+            await dp.stop_polling()
+        except RuntimeError:  # stopped before polling began
+            polling.cancel()
+    outcome = (await asyncio.gather(polling, return_exceptions=True))[0]
+    if isinstance(outcome, Exception):
+        raise outcome
 
 
-async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asyncio.Event) -> None:
     assert settings.webhook_url
     secret = settings.webhook_secret_token()
     await register_commands(bot, await staff.staff_ids(settings))
     await bot.set_webhook(settings.webhook_url, secret_token=secret, drop_pending_updates=False)
     app = web.Application()
     # Telegram sends the secret in X-Telegram-Bot-Api-Secret-Token; requests without it get 401.
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
-    setup_application(app, dp, bot=bot)
-    runner = web.AppRunner(app)
+    # Each request is answered once its update is handled, not before (bot/shutdown.py): an update
+    # whose 200 never went out is sent again by Telegram instead of being lost.
+    handler = WebhookHandler(dp, bot, secret)
+    handler.add_routes(app, "/webhook")
+    workflow = {"app": app, "dispatcher": dp, **dp.workflow_data, "bot": bot}
+    # What the server itself still holds after the handler's own wait is cut off after a second.
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
     await site.start()
+    await dp.emit_startup(**workflow)
     log.info("webhook server on %s:%s", settings.webhook_host, settings.webhook_port)
-    # A container stop sends SIGTERM: finish cleanly (close the server, the scheduler, the
-    # database) instead of dying with updates Telegram already considers delivered.
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        # New requests get 503 (Telegram sends them again, to the next process); those in hand
+        # are finished.
+        await handler.finish()
     finally:
         await runner.cleanup()
+        await dp.emit_shutdown(**workflow)
 
 
 def console_files_dir(database_url: str) -> Path:
@@ -140,12 +175,14 @@ async def run(settings: Settings) -> None:
         dp = build_dispatcher(settings)
         scheduler = build_scheduler(bot, settings, in_bot=True)
         scheduler.start()
+        stop = stop_on_signals(scheduler)
         try:
             if settings.webhook_url:
-                await run_webhook(bot, dp, settings)
+                await run_webhook(bot, dp, settings, stop)
             else:
-                await run_polling(bot, dp, settings)
+                await run_polling(bot, dp, settings, stop)
         finally:
+            # The notices in hand are sent and marked sent; the rest stay queued.
             await scheduler.stop()
             await dp.storage.close()
             await bot.session.close()

@@ -15,6 +15,11 @@ many delivered notices `sending` (delivered once, never again).
 notice again (Telegram did not accept it, so this is no second delivery) and goes on with the
 batch. A user who blocked the bot (`TelegramForbiddenError`) is marked unreachable and skipped.
 
+Stopping (`request_stop`, on SIGTERM): each worker finishes the notice it is sending (sent and
+marked sent) and takes no other; a notice not yet claimed stays pending for the next process, and
+`send_due` returns once the sent ones are marked. A notice refused with 429 while stopping goes
+back to pending instead of waiting.
+
 Content built when sent: a notice whose params name `digest` ("daily" or "weekly") carries the
 staff digest as of its `at`, built from the database at send time in the recipient's language;
 the weekly one also sends its .xlsx as a document (bot.services.digest).
@@ -132,37 +137,59 @@ class OutboxSender:
         self._budget_key = (bot.token, rate_per_second, interval)
         self.concurrency = concurrency
         self.retry_after_answers = 0  # 429s seen, for the benchmark and the logs
+        self.stopping = False
+        self._queue: asyncio.Queue[Notice | None] | None = None
+
+    def request_stop(self) -> None:
+        """Finish the notices being sent, take no other (synchronous: called from a signal
+        handler)."""
+        self.stopping = True
+        queue = self._queue
+        if queue is None:
+            return
+        # Nothing queued is taken any more, and each idle worker wakes up to its end.
+        while not queue.empty():
+            queue.get_nowait()
+        for _ in range(self.concurrency):
+            queue.put_nowait(None)
 
     async def send_due(self, now: datetime) -> int:
         """Send everything due as of `now`; returns how many were sent. The next batch is read
         while the workers send the current one."""
-        if self.quiet_hours and in_quiet_hours(now, self.settings.notice_rules()):
+        if self.stopping or (self.quiet_hours and in_quiet_hours(now, self.settings.notice_rules())):
             return 0
         self.budget = budget_for(*self._budget_key)
         batch = _Batch(now, {})
         queue: asyncio.Queue[Notice | None] = asyncio.Queue(maxsize=BATCH)
+        self._queue = queue
         workers = [asyncio.create_task(self._worker(queue, batch)) for _ in range(self.concurrency)]
         try:
             after: tuple[datetime, int] | None = None
-            while True:
+            while not self.stopping:
                 notices = await outbox.due_notices(now, limit=BATCH, after=after)
                 if not notices:
                     break
                 after = (notices[-1].due_at, notices[-1].id)
                 batch.recipients.update(await outbox.recipient_languages(list({n.recipient_id for n in notices})))
                 for notice in notices:
+                    if self.stopping:
+                        break
                     await queue.put(notice)
-            for _ in workers:
-                await queue.put(None)
+            if not self.stopping:
+                for _ in workers:
+                    await queue.put(None)
             await asyncio.gather(*workers)
         finally:
+            self._queue = None
             for worker in workers:
                 worker.cancel()
             await self._flush(batch)
         return batch.sent
 
     async def _worker(self, queue: asyncio.Queue[Notice | None], batch: _Batch) -> None:
-        while (notice := await queue.get()) is not None:
+        while not self.stopping and (notice := await queue.get()) is not None:
+            if self.stopping:
+                return
             await self._deliver(notice, batch)
 
     async def _deliver(self, notice: Notice, batch: _Batch) -> None:
@@ -180,6 +207,8 @@ class OutboxSender:
                     await self.budget.wait_if_paused()
                     await self.budget.overall.acquire()
                     if not claimed:
+                        if self.stopping:  # its turn came too late: it stays pending
+                            return
                         # Claimed once its turn has come, just before the request: a crash loses
                         # only the notices whose request is under way (at most one a worker).
                         if not await outbox.claim(notice.id):
@@ -198,6 +227,8 @@ class OutboxSender:
                 self.retry_after_answers += 1
                 self.budget.paused_until = max(self.budget.paused_until, time.monotonic() + exc.retry_after)
                 log.warning("Telegram asked to wait %ss; sending resumes then", exc.retry_after)
+                if self.stopping:
+                    break
                 continue
             except TelegramForbiddenError:
                 await outbox.mark_unreachable(notice.recipient_id, batch.now)

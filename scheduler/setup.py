@@ -6,6 +6,8 @@ schedule itself is stored, so a missed tick is simply caught up by the next one.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -23,13 +25,56 @@ from scheduler.sender import OutboxSender
 log = logging.getLogger(__name__)
 
 
+STOP_TIMEOUT = 10.0  # seconds the jobs running at a stop get to finish
+
+
 class Scheduler(AsyncIOScheduler):
-    """The AsyncIOScheduler with the leadership its jobs run under; `await stop()` releases it."""
+    """The AsyncIOScheduler with the leadership its jobs run under; `await stop()` releases it.
+
+    APScheduler's own shutdown cancels the jobs running at that moment: an outbox round cut off
+    mid-message leaves that notice claimed and never sent. `stop()` starts no new job, lets the
+    sender finish the notices in hand (the rest stay queued), waits for the running jobs (at most
+    STOP_TIMEOUT seconds), then shuts down."""
 
     leader: Leader
+    sender: OutboxSender | None = None
 
-    async def stop(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._jobs_running: set[asyncio.Task[Any]] = set()
+
+    def tracked(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """The job, its runs known to `stop()`."""
+
+        @functools.wraps(job)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self._jobs_running.add(task)
+            try:
+                return await job(*args, **kwargs)
+            finally:
+                self._jobs_running.discard(task)
+
+        return run
+
+    def begin_stop(self) -> None:
+        """No new job from now on, no new notice taken by the sender (synchronous: a signal
+        handler calls it)."""
         if self.running:
+            self.pause()
+        if self.sender is not None:
+            self.sender.request_stop()
+
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        if self.running:
+            self.begin_stop()
+            running = {task for task in self._jobs_running if not task.done()}
+            if running:
+                _, still = await asyncio.wait(running, timeout=timeout)
+                if still:
+                    log.warning("stopping: %d scheduler job(s) still running after %.0fs, abandoned",
+                                len(still), timeout)
             self.shutdown(wait=False)
         await self.leader.stop()
 
@@ -76,12 +121,13 @@ def build_scheduler(bot: Bot, settings: Settings, clock: Clock | None = None, *,
             max_instances=1, coalesce=True, next_run_time=clock.now(),
         )
         scheduler.add_job(
-            notice_tick, "interval", seconds=settings.tick_interval_seconds, args=[settings, clock, scheduler.leader],
+            scheduler.tracked(notice_tick), "interval", seconds=settings.tick_interval_seconds, args=[settings, clock, scheduler.leader],
             id="notice_tick", max_instances=1, coalesce=True, next_run_time=clock.now() + timedelta(seconds=1),
         )
-        sender = OutboxSender(bot, settings.send_rate_per_second, settings=settings, quiet_hours=True)
+        sender = scheduler.sender = OutboxSender(bot, settings.send_rate_per_second, settings=settings,
+                                                 quiet_hours=True)
         scheduler.add_job(
-            outbox_tick,
+            scheduler.tracked(outbox_tick),
             "interval",
             seconds=2,
             args=[sender, clock, scheduler.leader],

@@ -346,6 +346,10 @@ class BotApiStub:
         # (scope as canonical JSON, language_code) -> commands
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
         self._injected_errors: dict[str, deque[_ApiError]] = defaultdict(deque)
+        # A slow Telegram: method -> seconds to hold each of its next calls before answering.
+        self._delays: dict[str, deque[float]] = defaultdict(deque)
+        self.held: list[Call] = []  # calls held by delay_next, as they arrived
+        self._held_changed = _Broadcast()
         # Flood limits (None: unlimited) and chats whose user blocked the bot (403).
         self.limits: RateLimits | None = None
         self.blocked_chats: set[int] = set()
@@ -553,6 +557,28 @@ class BotApiStub:
         error = _ApiError(error_code, description, retry_after)
         self._injected_errors[method.lower()].append(error)
 
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold each of the next ``times`` calls of ``method`` ``seconds`` before handling it, as a
+        slow Telegram would: the bot's request is in flight meanwhile (see :meth:`wait_held`)."""
+        self._delays[method.lower()].extend([seconds] * times)
+
+    def clear_delays(self) -> None:
+        self._delays.clear()
+
+    async def wait_held(self, predicate: CallPredicate | None = None, timeout: float = 10.0) -> Call:
+        """Wait until a call with ``predicate(method, params)`` true (any call without one) is held
+        by :meth:`delay_next`, i.e. in flight; returns it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for call in self.held:
+                if predicate is None or predicate(*call):
+                    return call
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no such call held within {timeout}s; {len(self.held)} held")
+            await self._held_changed.wait(remaining)
+
     def mark(self) -> int:
         """Current number of recorded calls, for ``wait_for(..., since=stub.mark())``."""
         return len(self.calls)
@@ -654,6 +680,12 @@ class BotApiStub:
         except ValueError as error:
             return web.json_response(_ApiError(400, f"Bad Request: {error}").body(), status=400)
 
+        delays = self._delays.get(method.lower())
+        if delays:
+            seconds = delays.popleft()
+            self.held.append((method, params))
+            self._held_changed.notify()
+            await asyncio.sleep(seconds)
         outcome: str | None = None
         try:
             injected = self._injected_errors.get(method.lower())

@@ -1,0 +1,170 @@
+"""SIGTERM to the real `python -m bot` process while it is busy: what it had in hand is finished.
+
+A container stop, a deploy, a scale-down all send SIGTERM. The process must then finish the update
+it is handling (the reply sent, the conversation's state and the draft's answers written: the
+update was confirmed to Telegram when the next long poll went out, so it would not come again),
+let the outbox sender finish the notices it is sending (sent and marked so; the rest stay queued
+for the next process), close the database and exit 0, within a bounded time. The stub holds the
+bot's request to Telegram (a slow Telegram) so that the signal arrives while it is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from bot_api_stub import BotApiStub, JsonDict  # noqa: E402
+from test_bot_process import (  # noqa: E402,F401 - stub and launch are fixtures used by name
+    REPLY_TIMEOUT,
+    USER_ID,
+    BotProcess,
+    failed_calls,
+    launch,
+    polling_env,
+    start_polling_bot,
+    stub,
+)
+from test_declaration_process import UNIT_NAME, USCC, Launch, is_window  # noqa: E402
+
+from storage.db import migrate, tortoise_config  # noqa: E402
+from storage.models import BotUser, Notice, NoticeStatus  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+# The process's own bound is 10 s for the updates in hand (bot/__main__.py SHUTDOWN_TIMEOUT), then
+# the notices in hand; what the test allows on a loaded 2-core runner on top of that.
+EXIT_TIMEOUT = 40.0
+HOLD_SECONDS = 1.0  # how long the stub holds each message the bot sends: a slow Telegram
+FIRST_CHAT = 600  # the notices' recipients: one notice each, so each message is distinguishable
+NOTICES = 60
+
+
+async def sigterm_and_wait(bot_process: BotProcess) -> tuple[int, float]:
+    """SIGTERM; the exit code and the seconds it took. Fails with the log if there is no exit."""
+    started = time.monotonic()
+    bot_process.process.send_signal(signal.SIGTERM)
+    try:
+        code = await asyncio.wait_for(bot_process.process.wait(), EXIT_TIMEOUT)
+    except TimeoutError:
+        pytest.fail(f"no exit within {EXIT_TIMEOUT}s of SIGTERM\n{bot_process.log_tail()}")
+    return code, time.monotonic() - started
+
+
+def rows(database: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+async def queue_notices(database_url: str) -> None:
+    """One notice to each of NOTICES chats, due now, in the database the process will open."""
+    await migrate(database_url)
+    due = datetime.now(UTC) - timedelta(minutes=1)  # the process judges "due" by its own clock
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise_config(database_url))
+        await BotUser.bulk_create([BotUser(id=FIRST_CHAT + c, language="en") for c in range(NOTICES)])
+        await Notice.bulk_create([
+            Notice(recipient_id=FIRST_CHAT + c, kind="status_change", subject=f"submission:{c}", period="approved",
+                   text_key="submission_status.approved", params={}, due_at=due)
+            for c in range(NOTICES)
+        ])
+        await Tortoise.close_connections()
+
+
+def notice_statuses(database: Path) -> dict[int, str]:
+    return dict(rows(database, "SELECT recipient_id, status FROM notice WHERE recipient_id BETWEEN ? AND ?",
+                     FIRST_CHAT, FIRST_CHAT + NOTICES - 1))
+
+
+def received(stub: BotApiStub) -> Counter[int]:
+    """Notices delivered, by recipient."""
+    return Counter(c for c in range(FIRST_CHAT, FIRST_CHAT + NOTICES) for _ in stub.bot_messages(c))
+
+
+def is_notice(method: str, params: JsonDict) -> bool:
+    return method == "sendMessage" and FIRST_CHAT <= params.get("chat_id", 0) < FIRST_CHAT + NOTICES
+
+
+async def test_sigterm_mid_update_and_mid_batch_finishes_what_is_in_hand(
+    stub: BotApiStub, launch: Launch, tmp_path: Path
+) -> None:
+    database = tmp_path / "bot.sqlite3"
+    await queue_notices(f"sqlite://{database}")
+    env = polling_env(tmp_path, stub)
+    # Every message takes Telegram a second to accept: the outbox sender has a batch of notices in
+    # hand for a while, and each reply is in flight for a second.
+    stub.delay_next("sendMessage", HOLD_SECONDS, times=1000)
+    first = await start_polling_bot(launch, stub, env)
+    since = stub.mark()
+    stub.push_message(USER_ID, "/declare")
+    await first.watch(
+        stub.wait_for(lambda m, p: is_window(USER_ID, m, p) and "请输入申办单位名称" in p["text"],
+                      timeout=REPLY_TIMEOUT, since=since),
+        "waiting for the first question",
+    )
+    # The answer to the first question: SIGTERM while the bot's next question is in flight, and
+    # while notices are being sent.
+    stub.push_message(USER_ID, UNIT_NAME)
+    await first.watch(stub.wait_held(lambda m, p: p.get("chat_id") == USER_ID and "信用代码" in str(p.get("text")),
+                                     timeout=REPLY_TIMEOUT), "waiting for the next question to be in flight")
+    await first.watch(stub.wait_held(is_notice, timeout=REPLY_TIMEOUT), "waiting for the sender to start")
+    code, took = await sigterm_and_wait(first)
+
+    log = first.log()
+    assert code == 0, log
+    assert "Traceback" not in log, log
+    assert "abandoned" not in log, log  # within the bound: nothing left behind
+    assert " ERROR " not in log, log  # the update in hand was handled to its end, not cut off
+    # The reply reached Telegram, and every call the bot made was answered and accepted.
+    replies = [p["text"] for m, p in stub.calls[since:] if is_window(USER_ID, m, p)]
+    assert "请输入统一社会信用代码" in replies[-1], replies
+    assert failed_calls(stub) == []
+    # The draft holds the answer, written before the process exited.
+    drafts = rows(database, "SELECT answers FROM submission WHERE created_by = ? AND status = 'draft'", USER_ID)
+    assert len(drafts) == 1 and UNIT_NAME in str(drafts[0][0]), drafts
+    # The notices the sender had in hand were finished: delivered and marked sent, none left
+    # claimed and unconfirmed; the rest are still queued.
+    statuses = notice_statuses(database)
+    before = received(stub)
+    sent = {chat for chat, status in statuses.items() if status == NoticeStatus.SENT}
+    assert sent == set(before), (sorted(sent), sorted(before))
+    assert 0 < len(sent) < NOTICES
+    assert Counter(statuses.values()) == {NoticeStatus.SENT: len(sent), NoticeStatus.PENDING: NOTICES - len(sent)}
+    # Every notice request it started was answered before it exited: none was cut off.
+    assert Counter(p["chat_id"] for m, p in stub.held if is_notice(m, p)) == before
+
+    # The next process: the conversation goes on at the next question (the unit name was handled
+    # once, by the first process), and the queued notices go out, each once.
+    stub.clear_delays()
+    second = await start_polling_bot(launch, stub, env)
+    since = stub.mark()
+    stub.push_message(USER_ID, USCC)
+    reply = await second.watch(
+        stub.wait_for_message(USER_ID, timeout=REPLY_TIMEOUT, since=since), "waiting for the answer to the USCC"
+    )
+    assert "请选择单位类型" in reply["text"], reply["text"]
+    asked_for_uscc = [p for m, p in stub.calls if is_window(USER_ID, m, p) and "请输入统一社会信用代码" in p["text"]]
+    assert len(asked_for_uscc) == 1
+
+    async def all_sent() -> None:
+        while len(received(stub)) < NOTICES:
+            await asyncio.sleep(0.2)
+
+    await second.watch(asyncio.wait_for(all_sent(), REPLY_TIMEOUT), "waiting for the rest of the notices")
+    await asyncio.sleep(2.5)  # one more outbox round: it must find nothing left to send
+    assert max(received(stub).values()) == 1, "a notice was sent twice"
+    assert set(notice_statuses(database).values()) == {NoticeStatus.SENT}
+    assert failed_calls(stub) == []
+    print(f"SIGTERM while busy: exit 0 in {took:.1f}s; {len(sent)} of {NOTICES} notices in hand finished, "
+          f"{NOTICES - len(sent)} left queued and sent by the next process")
