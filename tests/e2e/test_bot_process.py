@@ -591,8 +591,8 @@ async def test_webhook_mode_registers_checks_the_secret_and_answers(
         since = stub.mark()
         status, body = await post_update(session, url, start_update(3, USER_ID, "/start"), "s3cret")
         assert status == 200, body
-        # aiogram's SimpleRequestHandler answers at once ({}) and handles the update in the
-        # background, so the replies are sendMessage calls to the Bot API, not the HTTP body.
+        # Answered once the update is handled (bot/shutdown.py); the replies are sendMessage calls
+        # to the Bot API, not the HTTP body.
         assert json.loads(body) == {}
 
         greeting = await bot_process.watch(
