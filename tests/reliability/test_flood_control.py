@@ -90,7 +90,7 @@ async def test_the_limit_lifts_after_its_window_and_tells_again_next_time(db: st
     chat = Chat(make_settings(db, throttle_rate="5/second", throttle_burst=5))  # 5 per second
     texts = said(await feed_at_once(chat, [chat.api.user_message(chat.user, "/help") for _ in range(7)]), chat.user.id)
     assert texts.count(SLOW_DOWN_ZH) == 1 and len(texts) == 6
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(2.05)  # the window and the one before it have passed
     texts = said(await chat.send("/help"), chat.user.id)
     assert texts and SLOW_DOWN_ZH not in texts
     texts = said(await feed_at_once(chat, [chat.api.user_message(chat.user, "/help") for _ in range(6)]), chat.user.id)
