@@ -3,7 +3,10 @@
 It is the session behind the terminal chat (no BOT_TOKEN) and behind the flow tests: every call is
 recorded, sent messages are kept per chat so that edits and button presses work, and files (uploads
 by the bot, or documents the local user sends) are kept in memory so getFile and downloads work.
-It builds the same objects Telegram would return, so handlers cannot tell the difference.
+It builds the same objects Telegram would return, so handlers cannot tell the difference, and
+refuses what Telegram refuses: getFile of a file over 20 MB (a file may be announced bigger than
+the bytes kept, `add_file(size=...)`), and any message to a chat in `blocked` (a user who blocked
+the bot: 403 Forbidden).
 """
 
 from __future__ import annotations
@@ -17,18 +20,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
     EditMessageReplyMarkup,
     EditMessageText,
+    ForwardMessage,
     GetChat,
     GetFile,
     GetMe,
     GetMyCommands,
+    SendChatAction,
     SendDocument,
     SendMessage,
+    SendPhoto,
     TelegramMethod,
 )
 from aiogram.types import (
@@ -53,6 +59,11 @@ if TYPE_CHECKING:
 _UPDATE_IDS = itertools.count(time.time_ns() // 1000)
 
 BOT_USER = User(id=1000000001, is_bot=True, first_name="技师工作站", username="szjs_station_bot")
+# What bots may download through Telegram's own Bot API server.
+MAX_DOWNLOAD = 20 * 1024 * 1024
+# The methods that put something into a chat: refused with 403 for a user who blocked the bot.
+_TO_CHAT = (SendMessage, SendDocument, SendPhoto, SendChatAction, EditMessageText, EditMessageReplyMarkup, ForwardMessage)
+BLOCKED = "Forbidden: bot was blocked by the user"
 
 
 @dataclass
@@ -62,6 +73,7 @@ class StoredFile:
     file_name: str
     mime_type: str
     content: bytes
+    size: int  # what Telegram says the file weighs (may exceed the bytes kept here)
 
 
 @dataclass
@@ -71,24 +83,37 @@ class LocalBotApi:
     calls: list[TelegramMethod[Any]] = field(default_factory=list)
     messages: dict[tuple[int, int], Message] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
+    # Users who blocked the bot: whatever the bot sends them is refused (and not recorded in `calls`).
+    blocked: set[int] = field(default_factory=set)
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _update_ids: itertools.count[int] = field(default_factory=lambda: _UPDATE_IDS)
     _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- the user's side -------------------------------------------------------------------------
 
-    def add_file(self, content: bytes, file_name: str, mime_type: str | None = None) -> Document:
+    def add_file(self, content: bytes, file_name: str, mime_type: str | None = None, *, size: int | None = None) -> Document:
+        """A file the user sends; `size` announces it bigger than `content` (a 25 MB scan without
+        keeping 25 MB: Telegram reports the size, and refuses getFile over 20 MB)."""
         n = next(self._file_ids)
         mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-        stored = StoredFile(f"local-file-{n}", f"local-unique-{n}", file_name, mime, content)
+        stored = StoredFile(f"local-file-{n}", f"local-unique-{n}", file_name, mime, content,
+                            len(content) if size is None else size)
         self.files[stored.file_id] = stored
         return Document(
             file_id=stored.file_id,
             file_unique_id=stored.file_unique_id,
             file_name=file_name,
             mime_type=mime,
-            file_size=len(content),
+            file_size=stored.size,
         )
+
+    def new_message(self, chat: Chat, user: User | None, **fields: Any) -> Message:
+        """A message as Telegram delivers it, in any chat (a group, a channel: `user` None)."""
+        return Message(message_id=next(self._message_ids), date=datetime.now(UTC), chat=chat, from_user=user, **fields)
+
+    def update(self, **fields: Any) -> Update:
+        """An update of any type: `edited_message=`, `channel_post=`, `message=` ..."""
+        return Update(update_id=next(self._update_ids), **fields)
 
     def user_message(
         self,
@@ -159,12 +184,14 @@ class LocalBotApi:
                 file_unique_id=stored.file_unique_id,
                 file_name=stored.file_name,
                 mime_type=stored.mime_type,
-                file_size=len(stored.content),
+                file_size=stored.size,
             )
         chunks = [chunk async for chunk in document.read(None)]  # type: ignore[arg-type]
         return self.add_file(b"".join(chunks), document.filename or "file")
 
     async def answer(self, method: TelegramMethod[Any]) -> Any:
+        if isinstance(method, _TO_CHAT) and _chat_id(method) in self.blocked:
+            raise TelegramForbiddenError(method=method, message=BLOCKED)
         self.calls.append(method)
         match method:
             case GetMe():
@@ -200,10 +227,12 @@ class LocalBotApi:
                 if method.file_id not in self.files:
                     raise TelegramBadRequest(method=method, message="Bad Request: invalid file_id")
                 stored = self.files[method.file_id]
+                if stored.size > MAX_DOWNLOAD:
+                    raise TelegramBadRequest(method=method, message="Bad Request: file is too big")
                 return File(
                     file_id=stored.file_id,
                     file_unique_id=stored.file_unique_id,
-                    file_size=len(stored.content),
+                    file_size=stored.size,
                     file_path=f"documents/{stored.file_id}",
                 )
             case GetMyCommands():
@@ -214,6 +243,14 @@ class LocalBotApi:
                 return True
         # setMyCommands, deleteWebhook, sendChatAction...: Telegram answers `true`.
         return True
+
+
+def _chat_id(method: TelegramMethod[Any]) -> int | None:
+    chat_id = getattr(method, "chat_id", None)
+    try:
+        return int(chat_id) if chat_id is not None else None
+    except ValueError:  # "@channelname"
+        return None
 
 
 class LocalSession(BaseSession):

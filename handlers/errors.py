@@ -6,14 +6,25 @@ import logging
 import traceback
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent
 
+from bot.clock import Clock, SystemClock
 from bot.i18n import t
+from storage import outbox
 
 log = logging.getLogger(__name__)
-async def on_error(event: ErrorEvent, bot: Bot, lang: str = "zh") -> bool:
+async def on_error(event: ErrorEvent, bot: Bot, lang: str = "zh", clock: Clock | None = None) -> bool:
     exc = event.exception
+    if isinstance(exc, TelegramForbiddenError):
+        # The person blocked the bot (or left the chat): nothing to tell them, nothing failed here.
+        # Marked unreachable like the sender does; writing to the bot again makes them reachable.
+        chat_id = _chat_of(event)
+        if chat_id is not None and chat_id > 0:
+            await outbox.mark_unreachable(chat_id, (clock or SystemClock()).now())
+        log.info("update %s: the chat refuses the bot's messages (blocked)", event.update.update_id)
+        return True
     if isinstance(exc, UnknownIntent | OutdatedIntent):
         # A button of a form that is already closed (submitted, discarded, or on an old message).
         log.info("update %s: button of a closed form", event.update.update_id)

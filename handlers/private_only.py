@@ -1,0 +1,40 @@
+"""The bot works in private chats only. In a group or supergroup it answers a command with one line
+(write to me privately) and nothing else: a group must never see someone's station, menu or
+draft. Channel posts, and anything else said in a group, get no answer; a button pressed under a
+group's message (the bot never puts one there: forged) is answered without a word.
+
+First after the error handler, so nothing else sees such an update.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message
+
+from bot.i18n import t
+
+PRIVATE = F.chat.type == ChatType.PRIVATE
+
+
+async def command_in_group(message: Message, lang: str = "zh") -> None:
+    await message.reply(t(lang, "private_only.use_private_chat"))
+
+
+async def ignore(message: Message) -> None:
+    """Said in a group or a channel, not to the bot: no answer."""
+
+
+async def button_in_group(query: CallbackQuery) -> None:
+    await query.answer()
+
+
+def build_router() -> Router:
+    router = Router(name="private_only")
+    router.message.register(command_in_group, ~PRIVATE, F.text.startswith("/"))
+    router.message.register(ignore, ~PRIVATE)
+    router.channel_post.register(ignore)
+    router.edited_message.register(ignore, ~PRIVATE)
+    router.edited_channel_post.register(ignore)
+    router.callback_query.register(button_in_group, F.message, ~F.message.chat.type.in_({ChatType.PRIVATE}))
+    return router
