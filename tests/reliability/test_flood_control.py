@@ -3,24 +3,27 @@ once, so an album of 10 documents passes); over the limit the first update of th
 is answered politely in the person's language, the rest are dropped silently, a pressed button is
 always answered; staff are limited too; with Redis two instances share one budget.
 
-Repeated wrong invite codes are slowed down as well: tests/flow/test_contacts.py
-(test_five_wrong_codes_stop_the_checking_for_fifteen_minutes_across_instances) proves it through
-the chat: five wrong /join codes, then the sixth attempt (the right code) refused with the time to
-retry, the failures counted by a second Dispatcher on the same database, and the right code
-accepted once the window has passed.
+Repeated wrong invite codes are slowed down as well (bot/services/contacts.py: five wrong codes in
+15 minutes, then no code is checked until the oldest leaves the window), and a restart does not
+forget it. tests/flow/test_contacts.py shows the failures counted by a second instance at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage, TelegramMethod
 from aiogram.types import Update, User
 
+from bot.services.contacts import FAILURE_WINDOW, MAX_FAILURES
 from handlers.delivery import burst_limit
-from tests.chat_harness import STAFF_ID, Chat, make_settings
+from storage.models import Contact
+from tests.chat_harness import NOW, STAFF_ID, USER_ID, Chat, make_settings
+from tests.factories import recognised_station
 
 SLOW_DOWN_ZH = "您发送得太快了，请稍等片刻再继续。之前输入的内容都已保存，不会丢失。"
 SLOW_DOWN_EN = "You are sending messages too fast. Please wait a moment, then carry on: nothing you typed so far is lost."
@@ -109,3 +112,21 @@ async def test_two_instances_sharing_redis_share_one_budget(db: str, redis_url: 
     assert said(await first.send("/help"), first.user.id) == []  # told once, on either instance
     for chat in (first, second):
         await chat.dp.emit_shutdown()
+
+
+async def test_wrong_invite_codes_are_slowed_down_and_a_restart_does_not_forget_it(db: str) -> None:
+    await recognised_station(USER_ID)
+    chat = Chat(make_settings(db))
+    right = re.findall(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{2}", "\n".join(chat.texts(await chat.send("/invite"))))[0]
+    stranger = chat.as_user(5550003)
+    for n in range(MAX_FAILURES):  # 09:00 .. 09:04
+        assert "邀请码无效" in chat.texts(await chat.send(f"/join WRNG-CODE-{n + 2}A", user=stranger))[0]
+        chat.clock.advance(timedelta(minutes=1))
+    refused = "尝试次数过多，请于 09:15 之后再试。"  # the first failure (09:00) leaves the window then
+    assert chat.texts(await chat.send("/join WRNG-CODE-7A", user=stranger)) == [refused]  # the sixth
+    restarted = Chat(chat.settings, clock=chat.clock)  # a new process on the same database
+    assert restarted.texts(await restarted.send(f"/join {right}", user=stranger)) == [refused]
+    assert not await Contact.filter(user_id=stranger.id).exists()
+    restarted.clock.set(NOW + FAILURE_WINDOW)
+    assert any("您已成为" in t for t in restarted.texts(await restarted.send(f"/join {right}", user=stranger)))
+    assert await Contact.filter(user_id=stranger.id, active=True).count() == 1
