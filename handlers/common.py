@@ -8,6 +8,7 @@ an act that has no handler (tests/flow/test_common.py presses and sends every on
 from __future__ import annotations
 
 import html
+import logging
 from decimal import Decimal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from handlers import stamped_form as stamped_form_handlers
 from handlers.menu import MenuAction, MenuEntry, main_menu, menu_entries, role_of
 from storage import queries
 from storage.models import StationState, SubmissionKind
+
+log = logging.getLogger(__name__)
 
 # What `/lang <argument>` understands besides the codes themselves.
 LANGUAGE_ALIASES = {
@@ -306,6 +309,14 @@ async def fallback(message: Message, lang: str) -> None:
     await message.answer(t(lang, "error.unknown_input"))
 
 
+async def fallback_callback(query: CallbackQuery, lang: str) -> None:
+    """A button nothing answers (an old one of a removed feature, or forged data): say so and log
+    the prefix only, never the rest of the data."""
+    prefix = (query.data or "").split(":", 1)[0][:32]
+    log.warning("callback %s refused for user %s: no handler takes it", prefix, query.from_user.id)
+    await query.answer(t(lang, "error.outdated"), show_alert=True)
+
+
 def build_router(specs: Sequence[FormSpec] = FORM_SPECS) -> Router:
     """A new router each time: a router can belong to one Dispatcher only (tests build many)."""
     common = Common(specs)
@@ -325,4 +336,5 @@ def build_fallback_router() -> Router:
     """Last of all: anything no command and no conversation claimed."""
     router = Router(name="fallback")
     router.message.register(fallback)
+    router.callback_query.register(fallback_callback)
     return router

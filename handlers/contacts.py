@@ -14,6 +14,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from html import escape
 
@@ -30,6 +31,7 @@ from bot.services import contacts as service
 from bot.settings import Settings
 
 COMMANDS = ("invite", "join", "leave")
+log = logging.getLogger(__name__)
 
 
 class JoinSG(StatesGroup):
@@ -134,6 +136,9 @@ async def on_leave(query: CallbackQuery, callback_data: LeaveAct, lang: str, clo
         if refused.code == "last_contact" and refused.station is not None:
             await query.message.answer(t(lang, "invite.leave_last", station=escape(refused.station.name)))
         else:
+            # Not a contact of the station the button names: a button of one's own old station, or forged.
+            log.warning("callback %s refused for user %s: not a contact of the station named (%s)",
+                        LeaveAct.__prefix__, user_id, refused.code)
             await query.message.answer(t(lang, "invite.leave_stale"))
         return
     await query.message.answer(t(lang, "invite.left", station=escape(done.station.name)))

@@ -46,6 +46,7 @@ from bot.rules.values import Invalid
 from bot.services import forms as service
 from bot.services.forms import PrintedForm
 from bot.settings import Settings
+from handlers.dialog_scope import scoped
 from handlers.menu import MenuAction
 from handlers.uploads import upload_of
 
@@ -231,7 +232,7 @@ class FormDialog:
         manager.dialog_data["sid"] = start_data["sid"]
 
     def dialog(self) -> Dialog:
-        return Dialog(
+        return scoped(Dialog(
             Window(
                 Format("{text}"),
                 ScreenKeyboard(self.on_button, id="k"),
@@ -249,7 +250,7 @@ class FormDialog:
                 state=self.states.discard,
             ),
             on_start=self.on_start,
-        )
+        ))
 
     # -- commands --------------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ callbacks): aiogram checks it before any handler of the router or of its sub-rou
 included, on every update, so no staff handler can forget it and a revoked grant takes effect on
 the very next press. What is refused there goes on to `build_refusal_router`, which answers a
 staff command or a staff button (callback data under `STAFF_PREFIX`) from anyone else with a
-refusal, and logs the attempt with the Telegram user id and the command or callback prefix only:
-nothing the person typed, nothing personal.
+refusal, and logs the attempt with the Telegram user id, the command or callback prefix and the
+reason only: nothing the person typed, nothing personal. A press in a staff dialog (the review
+queue, the date picker) by someone who is no longer staff is refused there too: its callback data
+is the dialog's, but the dialog open on that person's stack is a staff one.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from collections.abc import Iterable
 from aiogram import F, Router
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram_dialog.api.entities import Context
+from aiogram_dialog.api.internal import CONTEXT_KEY
 
 from bot.i18n import t
+from handlers.dialog_scope import DialogButton
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,14 @@ class IsStaff(Filter):
 class IsAdmin(Filter):
     async def __call__(self, event: TelegramObject, is_admin: bool = False) -> bool:
         return is_admin
+
+
+class InStaffDialog(Filter):
+    """A press of a widget of a staff dialog (its states live in handlers/staff/)."""
+
+    async def __call__(self, event: TelegramObject, **data: object) -> bool:
+        context = data.get(CONTEXT_KEY)
+        return isinstance(context, Context) and context.state.group.__module__.startswith(__name__)
 
 
 def staff_children() -> list[Router]:
@@ -80,15 +93,24 @@ def build_refusal_router(commands: Iterable[str]) -> Router:
 
     async def refuse_command(message: Message, lang: str = "zh") -> None:
         command = (message.text or "").split(maxsplit=1)[0].split("@", 1)[0]
-        log.warning("staff command %s refused for user %s", command, message.from_user.id if message.from_user else "?")
+        log.warning("staff command %s refused for user %s: not staff", command,
+                    message.from_user.id if message.from_user else "?")
         await message.answer(t(lang, "staff.refused"))
 
     async def refuse_callback(query: CallbackQuery, lang: str = "zh") -> None:
         prefix = (query.data or "").split(":", 1)[0]
-        log.warning("staff callback %s refused for user %s", prefix, query.from_user.id)
+        log.warning("staff callback %s refused for user %s: not staff", prefix, query.from_user.id)
+        await query.answer(t(lang, "staff.refused"), show_alert=True)
+
+    async def refuse_dialog(query: CallbackQuery, lang: str = "zh", **data: object) -> None:
+        context = data.get(CONTEXT_KEY)
+        group = context.state.group.__name__ if isinstance(context, Context) else "?"
+        log.warning("staff callback %s refused for user %s: not staff (a press in a staff dialog)", group,
+                    query.from_user.id)
         await query.answer(t(lang, "staff.refused"), show_alert=True)
 
     if names:
         router.message.register(refuse_command, Command(*names))
     router.callback_query.register(refuse_callback, F.data.startswith(STAFF_PREFIX))
+    router.callback_query.register(refuse_dialog, DialogButton(), InStaffDialog())
     return router

@@ -28,6 +28,7 @@ from aiogram_dialog.widgets.text import Format, Text
 
 from bot.clock import local_today
 from bot.i18n import t
+from handlers.dialog_scope import scoped
 
 OnPicked = Callable[[CallbackQuery, DialogManager, date, Any], Awaitable[None]]  # ..., the dialog's start data
 CALENDAR_ID = "day"
@@ -91,7 +92,7 @@ def date_picker_dialog(state: State, title_key: str, on_picked: OnPicked) -> Dia
         lang = _lang(dialog_manager)
         return {"title": t(lang, title_key), "cancel": t(lang, "calendar.cancel")}
 
-    return Dialog(
+    return scoped(Dialog(
         Window(
             Format("{title}"),
             LocalCalendar(id=CALENDAR_ID, on_click=on_date),
@@ -100,5 +101,5 @@ def date_picker_dialog(state: State, title_key: str, on_picked: OnPicked) -> Dia
             state=state,
         ),
         on_start=on_start,
-    )
+    ))
 

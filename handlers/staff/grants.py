@@ -15,6 +15,8 @@ grant is refused on the person's next message.
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -27,6 +29,7 @@ from bot.settings import Settings
 from storage.staff_grants import GrantChange
 
 COMMAND = "staff"
+log = logging.getLogger(__name__)
 
 
 class GrantAction(CallbackData, prefix="staff_grant"):
@@ -104,6 +107,8 @@ async def on_command(message: Message, command: CommandObject, lang: str, is_adm
 async def on_button(query: CallbackQuery, callback_data: GrantAction, lang: str, is_admin: bool, settings: Settings,
                     clock: Clock) -> None:
     if not is_admin:
+        # The buttons go to admins only: a staff member pressing one forged it or kept an old one.
+        log.warning("callback %s refused for user %s: not an admin", GrantAction.__prefix__, query.from_user.id)
         await query.answer(t(lang, "staff.grant.admins_only"), show_alert=True)
         return
     target = callback_data.user_id

@@ -39,6 +39,7 @@ from bot.clock import Clock, local_today
 from bot.i18n import t
 from bot.services import review
 from bot.settings import Settings
+from handlers.dialog_scope import scoped
 from handlers.staff.confirm import confirm_keyboard, confirm_text, drop_pending, keep_text, take_text
 from storage.models import Submission
 
@@ -142,7 +143,7 @@ async def on_item(query: CallbackQuery, widget: Any, manager: DialogManager, ite
 
 
 def queue_dialog() -> Dialog:
-    return Dialog(
+    return scoped(Dialog(
         Window(
             Format("{overview}"),
             Column(Select(Format("{item[1]}"), id="q", item_id_getter=lambda x: x[0], items="queues", on_click=on_queue)),
@@ -160,7 +161,7 @@ def queue_dialog() -> Dialog:
             getter=items_getter,
             state=QueueSG.items,
         ),
-    )
+    ))
 
 
 async def pending(message: Message, dialog_manager: DialogManager) -> None:
