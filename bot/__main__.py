@@ -226,6 +226,44 @@ def import_command(args: list[str], settings: Settings) -> int:
     return asyncio.run(import_stations(settings, path, "--dry-run" in flags))
 
 
+RESEAL_USAGE = "usage: python -m bot reseal"
+RESEAL_NAMES = {"redis": "conversation state in Redis", "imports": "registers waiting for import"}
+
+
+async def reseal(settings: Settings) -> int:
+    """Every sealed value at rest sealed again with DATA_KEY's newest key (bot.services.reseal);
+    prints the counts. 1, with nothing changed, when some value opens with none of the keys."""
+    from bot.services.reseal import reseal as run_reseal
+
+    await db.init_db(settings.database_url, auto_migrate=settings.auto_migrate)
+    try:
+        outcome = await run_reseal(settings)
+    finally:
+        await db.close_db()
+    unreadable = outcome.unreadable
+    if unreadable:
+        shown = ", ".join(unreadable[:10]) + (f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
+        print(f"reseal: {len(unreadable)} sealed value(s) open with none of the {outcome.keys} configured key(s): "
+              f"{shown}. Nothing was changed. Put the key they were sealed with back in DATA_KEY "
+              "(after the newest) and run reseal again.", file=sys.stderr)
+        return 1
+    found = sum(p.found for p in outcome.places.values())
+    resealed = sum(p.resealed for p in outcome.places.values())
+    print(f"reseal: {resealed} of {found} sealed value(s) resealed with the newest of {outcome.keys} key(s); "
+          "every sealed value now opens with the newest key alone.")
+    for name, place in outcome.places.items():
+        if place.found:
+            print(f"  {RESEAL_NAMES.get(name, name)}: {place.found} sealed, {place.resealed} resealed")
+    return 0
+
+
+def reseal_command(args: list[str], settings: Settings) -> int:
+    if args[1:]:
+        print(RESEAL_USAGE, file=sys.stderr)
+        return 2
+    return asyncio.run(reseal(settings))
+
+
 def main() -> int:
     try:
         settings = get_settings()
@@ -238,6 +276,9 @@ def main() -> int:
     if sys.argv[1:2] and sys.argv[1] in ("import-stations", "import-template"):
         setup_logging("WARNING")
         return import_command(sys.argv[1:], settings)
+    if sys.argv[1:2] == ["reseal"]:
+        setup_logging("WARNING")
+        return reseal_command(sys.argv[1:], settings)
     if sys.argv[1:2] == ["seed-demo"]:
         setup_logging("WARNING")
         return seed_demo_command(sys.argv[1:], settings)
