@@ -41,7 +41,7 @@ from bot.forms.registry import FORM_SPECS
 from bot.i18n import catalog
 from bot.settings import Settings
 from handlers.staff.announce import StaffAnnounce, StaffObjection
-from chat_harness import STAFF_ID, USER_ID, Chat, make_settings
+from chat_harness import NOW, STAFF_ID, USER_ID, Chat, make_settings
 from handlers.common import LanguageChoice
 from handlers.contacts import LeaveAct
 from handlers.menu import MenuAction, menu_entries
@@ -55,7 +55,7 @@ from handlers.staff.register_import import ImportAct
 from handlers.staff.stations import StationCard
 from handlers.staff.supervision import SupAct
 from storage import queries
-from storage.models import ConversationState, Contact, Document, Staff, Submission
+from storage.models import ConversationState, Contact, Document, Staff, StationState, Submission
 from tests.factories import recognised_station
 from tests.flow.test_key_project_form import reach_summary, window
 
@@ -408,6 +408,8 @@ def check(world: World, where: str, role: str, cell: Cell, observed: Observed, a
         refusals = [key for key in ACCESS_REFUSALS if says(observed, key)]
         if refusals:
             problems.append(f"refused ({', '.join(refusals)})")
+        if observed.warnings:
+            problems.append(f"unexpected WARNING {observed.warnings}")
     else:
         if not says(observed, cell.key):
             problems.append(f"expected the refusal {cell.key}")
@@ -538,3 +540,31 @@ async def test_a_withdrawn_grant_loses_every_staff_door_on_the_very_next_press(
         assert not observed.files and not any(world.reference in text for text in observed.said), act
         assert len(observed.warnings) == 1 and prefix in observed.warnings[0] and str(GRANTED) in observed.warnings[0]
         assert world.reference not in observed.warnings[0]
+
+
+# -- a stamped 申报表 goes to the sender's own declaration only -------------------------------------
+
+
+async def test_a_stamped_form_is_filed_under_the_senders_own_declaration_only(db: str) -> None:
+    chat = Chat(make_settings(db, **UNTHROTTLED))
+    a = await recognised_station(CONTACT_A, state=StationState.APPLYING)
+    await recognised_station(CONTACT_B, name="乙机电技师工作站", uscc="91440300MA5F0001XX")
+    declaration = await Submission.create(
+        kind="establishment", status="submitted", station=a, unit_id=a.unit_id, created_by=CONTACT_A,
+        reference="SZJS-2026-0042", submitted_at=NOW, answers={"unit_name": "精密模具有限公司"})
+
+    async def stamped(user: User) -> list[str]:
+        """/stamped with the scan attached, as one message."""
+        document = chat.api.add_file(b"%PDF-1.4 stamped", "盖章申报表.pdf", "application/pdf")
+        start = chat.mark()
+        await chat.dp.feed_update(chat.bot, chat.api.user_message(user, document=document, caption="/stamped"))
+        return chat.texts(chat.api.calls[start:])
+
+    for outsider in (CONTACT_B, NOBODY, STAFF_ID):
+        said = await stamped(chat.as_user(outsider))
+        assert said and all(declaration.reference not in text for text in said), said
+        assert any(pattern("stamped_form.no_declaration").search(text) for text in said), said
+        assert not await Document.filter(submission_id=declaration.id).exists()
+    said = await stamped(chat.as_user(CONTACT_A))
+    assert any(pattern("stamped_form.received").search(text) for text in said), said
+    assert await Document.filter(submission_id=declaration.id, uploaded_by=CONTACT_A).count() == 1
