@@ -312,7 +312,7 @@ async def fallback(message: Message, lang: str) -> None:
 async def fallback_callback(query: CallbackQuery, lang: str) -> None:
     """A button nothing answers (an old one of a removed feature, or forged data): say so and log
     the prefix only, never the rest of the data."""
-    prefix = (query.data or "").split(":", 1)[0][:32]
+    prefix = (query.data or "").split(":", 1)[0].split("\x1d", 1)[0][:32]  # a dialog's: its intent id
     log.warning("callback %s refused for user %s: no handler takes it", prefix, query.from_user.id)
     await query.answer(t(lang, "error.outdated"), show_alert=True)
 
