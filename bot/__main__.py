@@ -188,6 +188,7 @@ async def run(settings: Settings) -> None:
             await bot.session.close()
     finally:
         await db.close_db()
+    log.info("stopped")
 
 
 IMPORT_USAGE = "usage: python -m bot import-stations FILE.xlsx [--dry-run] | python -m bot import-template FILE.xlsx"

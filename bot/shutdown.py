@@ -46,7 +46,7 @@ async def finish_updates(tasks: Iterable[asyncio.Task[Any]], timeout: float = SH
     log.info("stopping: finishing %d update(s) in hand", len(pending))
     _, still = await asyncio.wait(pending, timeout=timeout)
     if still:
-        log.warning("stopping: %d update(s) still being handled after %.0fs, abandoned", len(still), timeout)
+        log.warning("stopping: %d update(s) still being handled after %gs, abandoned", len(still), timeout)
     return len(still)
 
 
@@ -96,6 +96,8 @@ class WebhookHandler(SimpleRequestHandler):
             # The body may hold personal data: only that it was refused, and why in one word.
             log.warning("webhook: a body that is not an Update refused (400): %s", type(exc).__name__)
             return web.Response(status=400, text="Bad Request")
+        if self.stopping:  # the signal came while the body was being read
+            return web.Response(status=503, text="Service Unavailable")
         self.in_hand += 1
         self._idle.clear()
         try:
@@ -115,6 +117,6 @@ class WebhookHandler(SimpleRequestHandler):
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
-            log.warning("stopping: %d update(s) still being handled after %.0fs, abandoned", self.in_hand, timeout)
+            log.warning("stopping: %d update(s) still being handled after %gs, abandoned", self.in_hand, timeout)
             return self.in_hand
         return 0

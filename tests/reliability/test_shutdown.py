@@ -6,11 +6,17 @@ update was confirmed to Telegram when the next long poll went out, so it would n
 let the outbox sender finish the notices it is sending (sent and marked so; the rest stay queued
 for the next process), close the database and exit 0, within a bounded time. The stub holds the
 bot's request to Telegram (a slow Telegram) so that the signal arrives while it is in flight.
+
+In process: the sender's stop on both databases (a notice Telegram answers with 429 while stopping
+goes back to the queue rather than holding the stop up), and the bound itself (a handler or a job
+still running after it is abandoned, and the log says so).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import signal
 import sqlite3
 import sys
@@ -19,7 +25,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.types import Message
+from aiohttp import web
+from pydantic import SecretStr
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
@@ -28,16 +39,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from bot_api_stub import BotApiStub, JsonDict  # noqa: E402
 from test_bot_process import (  # noqa: E402,F401 - stub and launch are fixtures used by name
     REPLY_TIMEOUT,
+    TOKEN,
     USER_ID,
     BotProcess,
     failed_calls,
     launch,
     polling_env,
+    post_update,
     start_polling_bot,
+    start_update,
     stub,
 )
 from test_declaration_process import UNIT_NAME, USCC, Launch, is_window  # noqa: E402
 
+from tests.conftest import both_databases  # noqa: E402
+
+from bot.client import build_bot  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.shutdown import WebhookHandler  # noqa: E402
+from scheduler.leader import Leader, leadership_for  # noqa: E402
+from scheduler.sender import OutboxSender  # noqa: E402
+from scheduler.setup import Scheduler  # noqa: E402
 from storage.db import migrate, tortoise_config  # noqa: E402
 from storage.models import BotUser, Notice, NoticeStatus  # noqa: E402
 
@@ -168,3 +190,95 @@ async def test_sigterm_mid_update_and_mid_batch_finishes_what_is_in_hand(
     assert failed_calls(stub) == []
     print(f"SIGTERM while busy: exit 0 in {took:.1f}s; {len(sent)} of {NOTICES} notices in hand finished, "
           f"{NOTICES - len(sent)} left queued and sent by the next process")
+
+
+# -- the outbox sender's stop, in process, on both databases -------------------------------------
+
+
+@both_databases
+async def test_a_stopped_sender_finishes_the_notices_in_hand_and_puts_back_one_refused_with_429(db: str) -> None:
+    now = datetime.now(UTC)
+    await BotUser.bulk_create([BotUser(id=FIRST_CHAT + c, language="en") for c in range(NOTICES)])
+    await Notice.bulk_create([
+        Notice(recipient_id=FIRST_CHAT + c, kind="status_change", subject=f"submission:{c}", period="approved",
+               text_key="submission_status.approved", params={}, due_at=now)
+        for c in range(NOTICES)
+    ])
+    async with BotApiStub() as api:
+        settings = Settings(_env_file=None, bot_token=SecretStr(api.token), telegram_api_url=api.url)
+        api.delay_next("sendMessage", 0.5, times=NOTICES)
+        # The first message Telegram takes in asks to wait half a minute: while stopping, that
+        # notice goes back to the queue instead of holding the stop up.
+        api.fail_next("sendMessage", 429, "Too Many Requests: retry after 30", retry_after=30)
+        bot = build_bot(settings)
+        try:
+            sender = OutboxSender(bot, 25.0, settings=settings, concurrency=4)
+            sending = asyncio.create_task(sender.send_due(now))
+            await api.wait_held(timeout=10)
+            started = time.monotonic()
+            sender.request_stop()
+            sent = await asyncio.wait_for(sending, 10)
+            took = time.monotonic() - started
+            assert await sender.send_due(now) == 0  # a stopped sender sends nothing more
+        finally:
+            await bot.session.close()
+        delivered = received(api)
+    assert took < 5, took  # not the 30 s Telegram asked for
+    statuses = Counter(await Notice.all().values_list("status", flat=True))
+    assert 0 < sent == len(delivered) < NOTICES and max(delivered.values()) == 1
+    assert statuses == {NoticeStatus.SENT: sent, NoticeStatus.PENDING: NOTICES - sent}
+    sent_to = set(await Notice.filter(status=NoticeStatus.SENT).values_list("recipient_id", flat=True))
+    assert sent_to == set(delivered)
+    # The refused one is pending again, due once Telegram's wait is over.
+    put_back = await Notice.filter(status=NoticeStatus.PENDING, due_at__gt=now).values_list("recipient_id", flat=True)
+    assert len(put_back) == 1 and put_back[0] not in delivered
+
+
+# -- the bound: what is still running after it is abandoned, and the log says so -----------------
+
+
+async def test_what_still_runs_after_the_bound_is_abandoned_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # A webhook update whose handler hangs, and a scheduler job that hangs.
+    dp = Dispatcher()
+
+    @dp.message()
+    async def hang(message: Message) -> None:
+        await asyncio.sleep(60)
+
+    bot = Bot(TOKEN)
+    handler = WebhookHandler(dp, bot, "s3cret")
+    app = web.Application()
+    handler.add_routes(app, "/webhook")
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+
+    scheduler = Scheduler()
+    scheduler.leader = Leader(leadership_for("sqlite://:memory:", None))
+    scheduler.add_job(scheduler.tracked(asyncio.sleep), args=[60], id="hang")
+    caplog.set_level(logging.INFO)
+    scheduler.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            posting = asyncio.create_task(
+                post_update(session, f"http://{host}:{port}/webhook", start_update(1, USER_ID, "hello"), "s3cret")
+            )
+            while not handler.in_hand:
+                await asyncio.sleep(0.01)
+            started = time.monotonic()
+            assert await handler.finish(timeout=0.3) == 1
+            await scheduler.stop(timeout=0.3)
+            took = time.monotonic() - started
+            await runner.cleanup()  # the hanging request is cut off with the server
+            with contextlib.suppress(aiohttp.ClientError):
+                await posting
+    finally:
+        await bot.session.close()
+    assert took < 2, took
+    said = [r.getMessage() for r in caplog.records if "abandoned" in r.getMessage()]
+    assert said == [
+        "stopping: 1 update(s) still being handled after 0.3s, abandoned",
+        "stopping: 1 scheduler job(s) still running after 0.3s, abandoned",
+    ], said
