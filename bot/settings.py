@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     default_language: str = "zh"
     # Key for personal data at rest (Fernet, urlsafe base64 of 32 bytes). Unset: a key file
     # next to the SQLite database is created on first use, which suits a single-machine setup.
+    # Several keys, comma-separated, newest first: a rotation (new seals use the first; see
+    # `python -m bot reseal`).
     data_key: SecretStr | None = None
     data_key_file: str = "data/secret.key"
     # Outbox sending budget (DESIGN: about 25/s overall, 1/s per chat).
@@ -112,6 +114,24 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"a rate such as 5/second or 300/minute (or off) expected, not {value!r}") from exc
         return value
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _data_keys(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        from cryptography.fernet import Fernet
+
+        keys = [k.strip() for k in str(text).split(",")]
+        for n, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                # Never the key itself in the message: it is a secret.
+                raise ValueError(f"key {n} of {len(keys)} is not a Fernet key (urlsafe base64 of 32 bytes; "
+                                 "several keys are separated by commas, newest first)") from None
+        return ",".join(keys)
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -238,3 +238,21 @@ async def test_the_key_file_setup_keeps_working(db: str, tmp_path: Path) -> None
     assert (await reseal(moved)).places["submission.answers"].resealed == 1
     stored = (await Submission.get(created_by=USER_ID)).answers["head_id_number"]
     assert Vault(NEW).unseal(stored) == HEAD_ID
+
+
+def test_a_mistyped_key_is_a_configuration_error_that_names_no_key(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("DATA_KEY", f"{NEW},{OLD[:-4]}")
+    monkeypatch.setattr(sys, "argv", ["bot", "reseal"])
+    monkeypatch.chdir(Path(__file__).parent)  # no .env here
+    get_settings.cache_clear()
+    try:
+        assert main() == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "configuration error: DATA_KEY: Value error, key 2 of 2 is not a Fernet key" in err, err
+    assert NEW not in err and OLD[:-4] not in err
