@@ -73,7 +73,7 @@ class Scheduler(AsyncIOScheduler):
             if running:
                 _, still = await asyncio.wait(running, timeout=timeout)
                 if still:
-                    log.warning("stopping: %d scheduler job(s) still running after %.0fs, abandoned",
+                    log.warning("stopping: %d scheduler job(s) still running after %gs, abandoned",
                                 len(still), timeout)
             self.shutdown(wait=False)
         await self.leader.stop()
