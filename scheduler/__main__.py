@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from datetime import datetime
 
@@ -36,8 +37,19 @@ async def run(at: datetime | None) -> int:
             return 0
         scheduler = build_scheduler(bot, settings)
         scheduler.start()
+        # SIGTERM (a container stop) or SIGINT: no new job, no new notice; the notices in hand are
+        # sent and marked sent before the database closes (Scheduler.stop), the rest stay queued.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            scheduler.begin_stop()
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await scheduler.stop()
         return 0

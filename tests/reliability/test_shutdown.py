@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from bot_api_stub import BotApiStub, JsonDict  # noqa: E402
 from test_bot_process import (  # noqa: E402,F401 - stub and launch are fixtures used by name
     REPLY_TIMEOUT,
+    REPO_ROOT,
     TOKEN,
     USER_ID,
     BotProcess,
@@ -180,16 +181,44 @@ async def test_sigterm_mid_update_and_mid_batch_finishes_what_is_in_hand(
     assert len(asked_for_uscc) == 1
 
     async def all_sent() -> None:
-        while len(received(stub)) < NOTICES:
+        while set(notice_statuses(database).values()) != {NoticeStatus.SENT}:
             await asyncio.sleep(0.2)
 
     await second.watch(asyncio.wait_for(all_sent(), REPLY_TIMEOUT), "waiting for the rest of the notices")
-    await asyncio.sleep(2.5)  # one more outbox round: it must find nothing left to send
-    assert max(received(stub).values()) == 1, "a notice was sent twice"
-    assert set(notice_statuses(database).values()) == {NoticeStatus.SENT}
+    assert received(stub) == {FIRST_CHAT + c: 1 for c in range(NOTICES)}, "a notice was lost or sent twice"
     assert failed_calls(stub) == []
     print(f"SIGTERM while busy: exit 0 in {took:.1f}s; {len(sent)} of {NOTICES} notices in hand finished, "
           f"{NOTICES - len(sent)} left queued and sent by the next process")
+
+
+async def test_sigterm_stops_the_separate_scheduler_process_with_its_notices_in_hand_finished(
+    stub: BotApiStub, tmp_path: Path
+) -> None:
+    """`python -m scheduler` (deployments with several bot instances) stops the same way."""
+    database = tmp_path / "bot.sqlite3"
+    await queue_notices(f"sqlite://{database}")
+    stub.delay_next("sendMessage", HOLD_SECONDS, times=NOTICES)
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scheduler", cwd=REPO_ROOT, env=polling_env(tmp_path, stub),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        )
+    scheduler = BotProcess(process, log_path)
+    try:
+        await scheduler.watch(stub.wait_held(is_notice, timeout=REPLY_TIMEOUT), "waiting for the sender to start")
+        code, took = await sigterm_and_wait(scheduler)
+    finally:
+        await scheduler.kill()
+    log = scheduler.log()
+    assert code == 0, log
+    assert "Traceback" not in log and "abandoned" not in log, log
+    statuses = notice_statuses(database)
+    sent = {chat for chat, status in statuses.items() if status == NoticeStatus.SENT}
+    assert sent == set(received(stub)) and 0 < len(sent) < NOTICES, (sorted(sent), received(stub))
+    assert Counter(statuses.values()) == {NoticeStatus.SENT: len(sent), NoticeStatus.PENDING: NOTICES - len(sent)}
+    assert Counter(p["chat_id"] for m, p in stub.held if is_notice(m, p)) == received(stub)
+    print(f"python -m scheduler, SIGTERM mid-batch: exit 0 in {took:.1f}s, {len(sent)} notices finished")
 
 
 # -- the outbox sender's stop, in process, on both databases -------------------------------------
