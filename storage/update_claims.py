@@ -102,8 +102,12 @@ _SQLITE_CLAIM = (
     'WHERE "update_claim"."lease_until" IS NOT NULL AND "update_claim"."lease_until" < excluded."claimed_at" '
     "RETURNING 1"
 )
+# PostgreSQL: a claim's transaction does not wait for the disk at commit (as a step's, see
+# storage.step): a claim lost with the server means at most that a redelivery is handled again.
+_PG_NO_WAIT = "WITH cfg AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
 _PG_CLAIM = (
-    'INSERT INTO "update_claim" ("update_id", "claimed_at", "lease_until") VALUES ($1, $2, $3) '
+    _PG_NO_WAIT
+    + 'INSERT INTO "update_claim" ("update_id", "claimed_at", "lease_until") SELECT $1, $2, $3 FROM cfg '
     'ON CONFLICT ("update_id") DO UPDATE SET "claimed_at" = excluded."claimed_at", '
     '"lease_until" = excluded."lease_until" '
     'WHERE "update_claim"."lease_until" IS NOT NULL AND "update_claim"."lease_until" < excluded."claimed_at" '
@@ -162,9 +166,11 @@ class DatabaseClaims:
 
     async def handled(self, update_id: int) -> None:
         db = self._db()
-        await db.execute_query(
-            self._sql(db, 'UPDATE "update_claim" SET "lease_until" = NULL WHERE "update_id" = ?'), [update_id]
-        )
+        if db.capabilities.dialect == "postgres":
+            sql = _PG_NO_WAIT + 'UPDATE "update_claim" SET "lease_until" = NULL FROM cfg WHERE "update_id" = $1'
+        else:
+            sql = 'UPDATE "update_claim" SET "lease_until" = NULL WHERE "update_id" = ?'
+        await db.execute_query(sql, [update_id])
 
     async def release(self, update_id: int) -> None:
         db = self._db()
