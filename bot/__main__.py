@@ -7,29 +7,31 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiogram import Bot, Dispatcher
-from aiohttp import web
 from pydantic import ValidationError
 
-from bot.commands import register_commands
 from bot.logging_setup import setup_logging
-from bot.services import staff
 from bot.settings import Settings, get_settings
-from bot.shutdown import WebhookHandler, finish_updates_on_shutdown
-from bot.client import build_bot
-from bot.clock import OffsetClock
-from bot.wiring import build_dispatcher
-from scheduler.setup import Scheduler, build_scheduler
 from storage import db
+
+# The bot's own parts (aiogram, the handlers, the scheduler) are imported where the bot is run:
+# the one-shot commands (import-stations, seed-demo, reseal) start in a second instead of five.
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+
+    from scheduler.setup import Scheduler
 
 log = logging.getLogger("bot")
 
 
 def stop_on_signals(scheduler: Scheduler) -> asyncio.Event:
     """SIGTERM (a container stop) or SIGINT: the outbox sender takes no new notice from now on,
-    and the returned event tells polling or the webhook server to stop taking updates."""
-    stop = asyncio.Event()
+    and the returned event (a bot.shutdown.Stopping, with the deadline for what is in hand) tells
+    polling or the webhook server to stop taking updates."""
+    from bot.shutdown import Stopping
+
+    stop = Stopping()
     loop = asyncio.get_running_loop()
 
     def stopping(sig: signal.Signals) -> None:
@@ -44,12 +46,16 @@ def stop_on_signals(scheduler: Scheduler) -> asyncio.Event:
 
 
 async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings, stop: asyncio.Event) -> None:
+    from bot.commands import register_commands
+    from bot.services import staff
+    from bot.shutdown import finish_updates_on_shutdown
+
     await bot.delete_webhook(drop_pending_updates=False)
     await register_commands(bot, await staff.staff_ids(settings))
     # Our own signal handling (stop_on_signals): aiogram's cancels the long poll and returns with
     # the updates in hand still running, and would close the Bot API session under them.
     # The updates in hand were confirmed to Telegram already: they are finished (bot/shutdown.py).
-    finish_updates_on_shutdown(dp)
+    finish_updates_on_shutdown(dp, stop)
     polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -65,6 +71,12 @@ async def run_polling(bot: Bot, dp: Dispatcher, settings: Settings, stop: asynci
 
 
 async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asyncio.Event) -> None:
+    from aiohttp import web
+
+    from bot.commands import register_commands
+    from bot.services import staff
+    from bot.shutdown import WebhookHandler
+
     assert settings.webhook_url
     secret = settings.webhook_secret_token()
     await register_commands(bot, await staff.staff_ids(settings))
@@ -87,7 +99,7 @@ async def run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, stop: asynci
         await stop.wait()
         # New requests get 503 (Telegram sends them again, to the next process); those in hand
         # are finished.
-        await handler.finish()
+        await handler.finish(stop.remaining())
     finally:
         await runner.cleanup()
         await dp.emit_shutdown(**workflow)
@@ -145,8 +157,12 @@ def seed_demo_command(args: list[str], settings: Settings) -> int:
 
 
 async def run_console(settings: Settings) -> None:
+    from bot.client import build_bot
+    from bot.clock import OffsetClock
     from bot.console import ConsoleChat, ConsolePrinter
     from bot.local_session import LocalBotApi, LocalSession
+    from bot.wiring import build_dispatcher
+    from scheduler.setup import build_scheduler
 
     api = LocalBotApi()
     printer = ConsolePrinter(api, files_dir=console_files_dir(settings.database_url))
@@ -165,6 +181,10 @@ async def run_console(settings: Settings) -> None:
 
 
 async def run(settings: Settings) -> None:
+    from bot.client import build_bot
+    from bot.wiring import build_dispatcher
+    from scheduler.setup import build_scheduler
+
     # Tortoise keeps its state per task context: open it here, before any task starts.
     await db.init_db(settings.database_url, auto_migrate=settings.auto_migrate)
     try:
@@ -182,8 +202,9 @@ async def run(settings: Settings) -> None:
             else:
                 await run_polling(bot, dp, settings, stop)
         finally:
-            # The notices in hand are sent and marked sent; the rest stay queued.
-            await scheduler.stop()
+            # The notices in hand are sent and marked sent, the rest stay queued: within what is
+            # left of the bound (at least a second).
+            await scheduler.stop(stop.remaining(at_least=1.0))
             await dp.storage.close()
             await bot.session.close()
     finally:
