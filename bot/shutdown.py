@@ -15,8 +15,10 @@ goes out before the handler runs and an update cut off by a crash or a restart i
 On SIGTERM it refuses new requests with 503 (Telegram sends them again, to the next process) and
 waits for the requests in hand.
 
-Either way a handler still running after SHUTDOWN_TIMEOUT seconds is abandoned, and the log says
-how many (never what they held).
+Everything in hand (the updates, then the scheduler's jobs and the notices being sent) gets
+SHUTDOWN_TIMEOUT seconds from the signal, together: 8 s, inside the 10 s a container stop waits
+before it kills (Docker's default), leaving time to close the database and exit. A handler or job
+still running then is abandoned, and the log says how many (never what they held).
 """
 
 from __future__ import annotations
@@ -35,7 +37,27 @@ from pydantic import ValidationError
 
 log = logging.getLogger("bot.shutdown")
 
-SHUTDOWN_TIMEOUT = 10.0  # seconds for the updates in hand, then for the notices in hand
+SHUTDOWN_TIMEOUT = 8.0  # seconds from the signal for everything in hand
+
+
+class Stopping(asyncio.Event):
+    """Set on SIGTERM or SIGINT; what is in hand must be finished by `deadline`."""
+
+    def __init__(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.deadline: float | None = None
+
+    def set(self) -> None:
+        if self.deadline is None:
+            self.deadline = asyncio.get_running_loop().time() + self.timeout
+        super().set()
+
+    def remaining(self, at_least: float = 0.0) -> float:
+        """Seconds left until the deadline (the whole bound when no signal came)."""
+        if self.deadline is None:
+            return max(at_least, self.timeout)
+        return max(at_least, self.deadline - asyncio.get_running_loop().time())
 
 
 async def finish_updates(tasks: Iterable[asyncio.Task[Any]], timeout: float = SHUTDOWN_TIMEOUT) -> int:
@@ -46,17 +68,17 @@ async def finish_updates(tasks: Iterable[asyncio.Task[Any]], timeout: float = SH
     log.info("stopping: finishing %d update(s) in hand", len(pending))
     _, still = await asyncio.wait(pending, timeout=timeout)
     if still:
-        log.warning("stopping: %d update(s) still being handled after %gs, abandoned", len(still), timeout)
+        log.warning("stopping: %d update(s) still being handled after %.1fs, abandoned", len(still), timeout)
     return len(still)
 
 
-def finish_updates_on_shutdown(dp: Dispatcher, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+def finish_updates_on_shutdown(dp: Dispatcher, stop: Stopping) -> None:
     """Make the dispatcher's shutdown wait for the polling updates in hand first: `start_polling`
     emits it as soon as the long poll is cancelled, and its first handler (aiogram's own) closes
     the conversation storage and the per-user locks those updates are still using."""
 
     async def finish() -> None:
-        await finish_updates(polling_tasks(dp), timeout)
+        await finish_updates(polling_tasks(dp), stop.remaining())
 
     dp.shutdown.handlers.insert(0, HandlerObject(callback=finish))
 
@@ -117,6 +139,6 @@ class WebhookHandler(SimpleRequestHandler):
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
-            log.warning("stopping: %d update(s) still being handled after %gs, abandoned", self.in_hand, timeout)
+            log.warning("stopping: %d update(s) still being handled after %.1fs, abandoned", self.in_hand, timeout)
             return self.in_hand
         return 0

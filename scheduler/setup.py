@@ -25,7 +25,7 @@ from scheduler.sender import OutboxSender
 log = logging.getLogger(__name__)
 
 
-STOP_TIMEOUT = 10.0  # seconds the jobs running at a stop get to finish
+STOP_TIMEOUT = 8.0  # seconds the jobs running at a stop get to finish (within a container stop's 10)
 
 
 class Scheduler(AsyncIOScheduler):
@@ -73,7 +73,7 @@ class Scheduler(AsyncIOScheduler):
             if running:
                 _, still = await asyncio.wait(running, timeout=timeout)
                 if still:
-                    log.warning("stopping: %d scheduler job(s) still running after %gs, abandoned",
+                    log.warning("stopping: %d scheduler job(s) still running after %.1fs, abandoned",
                                 len(still), timeout)
             self.shutdown(wait=False)
         await self.leader.stop()
