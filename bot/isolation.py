@@ -31,7 +31,8 @@ class ReleasingEventIsolation(BaseEventIsolation):
                 yield
         finally:
             entry[1] -= 1
-            if entry[1] == 0:
+            # `close()` at shutdown may have dropped the entry while it was held.
+            if entry[1] == 0 and self._locks.get(key) is entry:
                 del self._locks[key]
 
     def held(self) -> int:

@@ -64,6 +64,25 @@ async def test_a_cancelled_waiter_does_not_leave_its_lock_behind() -> None:
     assert isolation.held() == 0
 
 
+async def test_closing_while_a_lock_is_held_lets_its_holder_finish() -> None:
+    # At shutdown the storage is closed while the update in hand may still hold its lock.
+    isolation = ReleasingEventIsolation()
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with isolation.lock(_key(1)):
+            holding.set()
+            await release.wait()
+
+    held = asyncio.create_task(holder())
+    await holding.wait()
+    await isolation.close()
+    release.set()
+    await held  # raised KeyError when the entry was gone
+    assert isolation.held() == 0
+
+
 async def test_no_lock_is_left_after_many_people_use_the_bot(db: str) -> None:
     chat = Chat(make_settings(db))
     isolation = chat.dp.fsm.events_isolation
