@@ -85,3 +85,11 @@ async def test_import_is_refused_to_anyone_but_staff(chat: Chat) -> None:
     stranger = chat.as_user(7001)
     assert chat.texts(await chat.send("/import", user=stranger)) == [t("zh", "staff.refused")]
     assert await Station.all().count() == 0
+
+
+async def test_import_takes_the_file_even_when_the_queue_screen_was_open(chat: Chat) -> None:
+    staff = chat.as_user(STAFF_ID)
+    await chat.send("/pending", user=staff)
+    assert chat.texts(await chat.send("/import", user=staff)) == [t("zh", "import.bot.ask")]
+    [refusal] = chat.texts(await chat.send_document(b"%PDF-1.4", "名册.pdf", user=staff))
+    assert t("zh", "import.bot.not_xlsx", mb=5) in refusal and t("zh", "import.bot.ask") in refusal

@@ -280,3 +280,13 @@ async def test_a_deregistration_the_station_cannot_follow_is_said_so_and_stays_o
     assert any("SZZX-2026-0001：工作站当前状态为“已撤销”，不能按此决定变更，本次未执行，申请仍待处理。" in t for t in texts), texts
     assert (await Submission.get(id=request.id)).status == SubmissionStatus.SUBMITTED  # rolled back, still open
     assert (await Station.get(id=request.station_id)).state == StationState.REVOKED
+
+
+async def test_the_reason_is_taken_even_when_the_queue_screen_was_open(chat: Chat) -> None:
+    request = await deregistration_request()
+    await chat.send("/pending", user=staff(chat))
+    await chat.send("/review SZZX-2026-0001", user=staff(chat))
+    await chat.press("不予批准注销", user=staff(chat))
+    await chat.send("尚有在站学徒未完成培养", user=staff(chat))
+    await confirm(chat)
+    assert (await Submission.get(id=request.id)).status == SubmissionStatus.REFUSED
