@@ -3,6 +3,9 @@
 draft. Channel posts, and anything else said in a group, get no answer; a button pressed under a
 group's message (the bot never puts one there: forged) is answered without a word.
 
+In a private chat, editing a message already sent changes nothing the bot kept: the person is told
+so (send it again), rather than left believing an answer was corrected.
+
 First after the error handler, so nothing else sees such an update.
 """
 
@@ -25,6 +28,10 @@ async def ignore(message: Message) -> None:
     """Said in a group or a channel, not to the bot: no answer."""
 
 
+async def edited_in_private(message: Message, lang: str = "zh") -> None:
+    await message.reply(t(lang, "private_only.edit_ignored"))
+
+
 async def button_in_group(query: CallbackQuery) -> None:
     await query.answer()
 
@@ -35,6 +42,7 @@ def build_router() -> Router:
     router.message.register(ignore, ~PRIVATE)
     router.channel_post.register(ignore)
     router.edited_message.register(ignore, ~PRIVATE)
+    router.edited_message.register(edited_in_private, PRIVATE)
     router.edited_channel_post.register(ignore)
     router.callback_query.register(button_in_group, F.message, ~F.message.chat.type.in_({ChatType.PRIVATE}))
     return router

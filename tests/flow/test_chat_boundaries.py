@@ -70,3 +70,11 @@ async def test_the_local_bot_api_refuses_to_hand_out_a_file_over_20_mb(chat: Cha
     assert big.file_size == 25 * 1024 * 1024
     with pytest.raises(TelegramBadRequest, match="file is too big"):
         await chat.api.answer(GetFile(file_id=big.file_id))
+
+
+async def test_an_edited_message_is_answered_that_the_edit_changes_nothing(chat: Chat) -> None:
+    await chat.send("/declare")
+    sent = chat.api.new_message(TgChat(id=chat.user.id, type="private"), chat.user, text="深圳精密模具有限公司")
+    edited = sent.model_copy(update={"edit_date": 1})
+    calls = await _feed(chat, chat.api.update(edited_message=edited))
+    assert chat.texts(calls) == ["修改已发出的消息不会改变已保存的回答。如需更正，请直接重新发送；填写表格时也可在最后的摘要中修改。"]
