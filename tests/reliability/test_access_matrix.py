@@ -54,7 +54,7 @@ from handlers.staff.queue import ItemAction, ReviewAct
 from handlers.staff.register_import import ImportAct
 from handlers.staff.stations import StationCard
 from handlers.staff.supervision import SupAct
-from storage import queries
+from storage import models, queries
 from storage.models import ConversationState, Contact, Document, Staff, StationState, Submission
 from tests.factories import recognised_station
 from tests.flow.test_key_project_form import reach_summary, window
@@ -177,7 +177,7 @@ async def _user(user_id: int) -> int:
 # -- running one cell ------------------------------------------------------------------------------
 
 
-PLUMBING = {ConversationState._meta.db_table, "update_claim"}
+PLUMBING = {model._meta.db_table for model in (ConversationState, getattr(models, "UpdateClaim", None)) if model}
 
 
 @dataclass
