@@ -142,8 +142,11 @@ class Common:
 
     async def on_language_choice(self, query: CallbackQuery, callback_data: LanguageChoice, lang: str,
                                  dialog_manager: DialogManager) -> None:
+        if callback_data.code not in LANGUAGES:  # forged: no button of ours carries it
+            await query.answer(t(lang, "error.outdated"), show_alert=True)
+            return
         await query.answer()
-        if callback_data.code not in LANGUAGES or query.message is None:
+        if query.message is None:
             return
         await self._set_language(query.from_user.id, lang, callback_data.code, dialog_manager, query.message.answer)
 

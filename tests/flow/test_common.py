@@ -273,3 +273,11 @@ async def test_status_names_a_draft_in_progress_and_the_command_that_resumes_it(
     # once it is discarded, nothing is said of it
     await Submission.filter(created_by=chat.user.id).delete()
     assert "draft" not in chat.texts(await chat.send("/status"))[0]
+
+
+async def test_a_forged_language_button_is_answered_as_outdated(chat: Chat) -> None:
+    await chat.send("/lang xx")  # the language buttons
+    calls = await chat.press_data("lang:0")
+    [answer] = [c for c in calls if isinstance(c, AnswerCallbackQuery)]
+    assert answer.text == i18n.t("zh", "error.outdated") and answer.show_alert
+    assert (await BotUser.get(id=chat.user.id)).language == "zh"
