@@ -79,7 +79,7 @@ class Throttle(BaseMiddleware):
 
     def __init__(self, rate: str, burst: int, redis_url: str | None = None) -> None:
         from limits import RateLimitItemPerSecond
-        from limits.aio.strategies import SlidingWindowCounterRateLimiter
+        from limits.aio.strategies import FixedWindowRateLimiter
 
         if redis_url:
             from limits.aio.storage import RedisStorage
@@ -91,9 +91,11 @@ class Throttle(BaseMiddleware):
 
             storage = MemoryStorage()
         self.storage = storage
-        # The sliding window counter: two counters per person. Not the moving window, whose
-        # in-memory storage sends every expiry sweep through a thread (asyncio.to_thread).
-        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        # A fixed window that opens with a person's first update: one counter per person. Not the
+        # moving window, whose in-memory storage sends every expiry sweep through a thread
+        # (asyncio.to_thread), nor the sliding window counter, whose windows follow the clock (a
+        # burst across a boundary would be counted in two).
+        self.limiter = FixedWindowRateLimiter(storage)
         self.limit = burst_limit(rate, burst)
         # One polite answer per throttled period: a limit of one per the limit's window.
         self.told = RateLimitItemPerSecond(1, self.limit.get_expiry())
