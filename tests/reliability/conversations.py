@@ -78,7 +78,7 @@ DIGEST_MONDAY = datetime(2027, 1, 25, 1, 0, tzinfo=UTC)  # a Monday, 09:00: dail
 @dataclass
 class Outputs:
     """What the conversations put out besides the stores: every file sent (name, bytes), and the
-    texts the outbox sent (the staff digests and every other notice)."""
+    texts the outbox sent (the staff digests and every other notice) with the digest /digest shows."""
 
     files: list[tuple[str, bytes]] = field(default_factory=list)
     outbox_texts: list[str] = field(default_factory=list)
@@ -243,7 +243,7 @@ async def deregister_invite_join(chat: Chat) -> None:
     assert any("联系人" in t for t in texts), texts
 
 
-async def staff_lists(chat: Chat, checkpoint: Checkpoint) -> None:
+async def staff_lists(chat: Chat, checkpoint: Checkpoint, outputs: Outputs) -> None:
     staff = chat.as_user(STAFF_ID)
     from storage.models import Station
 
@@ -257,7 +257,7 @@ async def staff_lists(chat: Chat, checkpoint: Checkpoint) -> None:
     assert any("导入 1 行" in t for t in texts), texts
     await chat.send("/export", user=staff)
     await chat.send("/export full", user=chat.as_user(ADMIN_ID))
-    await chat.send("/digest", user=staff)
+    outputs.outbox_texts += chat.texts(await chat.send("/digest", user=staff))  # the daily digest, asked for
 
 
 async def filing_and_extension(chat: Chat, clock: FixedClock) -> None:
@@ -311,7 +311,7 @@ async def run_every_conversation(settings: Settings, checkpoint: Checkpoint) -> 
     await staff_review_and_announce(chat)
     await key_project(chat)
     await deregister_invite_join(chat)
-    await staff_lists(chat, checkpoint)
+    await staff_lists(chat, checkpoint, outputs)
     await send_outbox(chat, outputs)
     await filing_and_extension(chat, clock)
     await send_outbox(chat, outputs)

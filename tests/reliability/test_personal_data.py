@@ -123,6 +123,8 @@ async def scan(database: str, redis_url: str | None, data_dir: Path) -> None:
     for name, content in outputs.files + outputs.outbox_files:
         if not any(m in name for m in FULL_MARKS):
             check(f"file {name}", file_text(name, content))
+    masked_export = next(c for n, c in outputs.files if n.startswith("技师工作站数据_") and n not in dict(marked))
+    assert all(m in file_text("", masked_export) for m in MASKED_FORMS)  # the numbers' columns are there, masked
     # ... and the marked files do carry the numbers (the scan would notice them)
     for name, content in marked:
         assert leaks(file_text(name, content)), name
