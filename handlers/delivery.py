@@ -45,7 +45,11 @@ class OnceOnly(BaseMiddleware):
                 await self.claims.release(update_id)
             raise
         keeper.cancel()
-        await self.claims.handled(update_id)
+        try:
+            await self.claims.handled(update_id)
+        except Exception:  # noqa: BLE001 - the person has their answer; the lease runs out
+            # Not final: a redelivery after the lease would be handled again (at least once).
+            log.warning("update %s handled, but its claim was not made final", update_id, exc_info=True)
         return result
 
     async def _keep(self, update_id: int) -> None:
