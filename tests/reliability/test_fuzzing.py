@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +258,7 @@ EXPECTED_HERE = {t(lang, key) for lang in LANGUAGES for key in ("invalid.form.te
                                                                  "invalid.file.unexpected")}
 
 
+PROGRESS = re.compile(r"· (第\d+/\d+题|Question \d+/\d+)$")  # a form's question (form.progress)
 WARNING = "⚠️ "  # what a refused answer begins with (bot.forms.engine.error_text)
 # The one thing the bot says in a group: to a command, "write to me privately".
 IN_GROUPS = {t(lang, "private_only.use_private_chat") for lang in LANGUAGES}
@@ -313,6 +314,7 @@ class Run:
     users: dict[int, User]
     steps: int = 0
     queries: int = 0
+    question: dict[int, str | None] = field(default_factory=dict)
 
     @property
     def api(self) -> LocalBotApi:
@@ -427,12 +429,25 @@ def check_answer(run: Run, calls: list[TelegramMethod[Any]], user_id: int | None
         assert to_them or answered or moved, f"a button press that said nothing {context}: {calls!r}"
         return
     assert to_them, f"no answer {context}: {calls!r}"
-    if what == "other":
-        first = said(to_them[0]) or ""
-        if first in EXPECTED_HERE:
-            # A form's question was open: the same question comes again, after what is expected here.
-            assert len(to_them) >= 2 or "\n" in first or any(
-                isinstance(c, EditMessageText) for c in to_them), f"the question was not asked again {context}"
+    question = run.question.get(user_id)
+    if what == "other" and question is not None:
+        # A sticker while a form's question is open: what is expected here, and the same question.
+        reply = said(to_them[0]) or ""
+        assert any(reply.startswith(WARNING + expected) for expected in EXPECTED_HERE), (
+            f"not what the form expects {context}: {reply[:200]!r}")
+        assert question in reply, f"the question was not asked again {context}: {reply[:300]!r}"
+
+
+def remember_question(run: Run, calls: list[TelegramMethod[Any]], user_id: int | None) -> None:
+    """The form question the person has before them (None: their last message from the bot is none)."""
+    if user_id is None:
+        return
+    for call in calls:
+        text = said(call) if isinstance(call, SendMessage | EditMessageText) and chat_of(call) == user_id else None
+        if text:
+            lines = text.split("\n")
+            at = next((i for i, line in enumerate(lines) if PROGRESS.search(line)), None)
+            run.question[user_id] = "\n".join(lines[at + 1:]).strip() or None if at is not None else None
 
 
 async def run_example(actions: list[tuple[Any, ...]], database_url: str, redis_url: str | None) -> None:
@@ -472,6 +487,7 @@ async def run_example(actions: list[tuple[Any, ...]], database_url: str, redis_u
                     assert not errors.records, f"ERROR logged after {action!r}: " + "; ".join(
                         r.getMessage()[:300] for r in errors.records)
                     check_answer(run, run.api.calls[start:], user_id, what, action)
+                    remember_question(run, run.api.calls[start:], user_id)
                 broken = await broken_invariants()
                 assert broken == [], broken
                 event(f"submissions beyond the seed: {min(await Submission.all().count() - 4, 3)}+")
