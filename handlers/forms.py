@@ -93,13 +93,17 @@ class ScreenKeyboard(Keyboard):
 
     async def _render_keyboard(self, data: dict[str, Any], manager: DialogManager) -> RawKeyboard:
         rows = data.get("buttons", [])
+        version = data.get("version", 0)
         return [
-            [InlineKeyboardButton(text=label, callback_data=self._item_callback_data(button_id)) for button_id, label in row]
+            [InlineKeyboardButton(text=label, callback_data=self._item_callback_data(f"{version}|{button_id}"))
+             for button_id, label in row]
             for row in rows
         ]
 
     async def _process_item_callback(self, callback: CallbackQuery, data: str, dialog: Any, manager: DialogManager) -> bool:
-        await self._on_press(callback, manager, data)
+        # "<version>|<button>": the screen's version when it was shown (none on older messages).
+        version, _, button_id = data.rpartition("|")
+        await self._on_press(callback, manager, button_id, int(version) if version.isdigit() else None)
         return True
 
 
@@ -128,10 +132,12 @@ class FormDialog:
         """The screen this update shows: for the window's getter, not kept in the dialog's data."""
         manager.middleware_data[_SCREEN] = screen
 
-    async def _apply(self, manager: DialogManager, session: FormSession, outcome: Outcome) -> None:
+    async def _apply(self, manager: DialogManager, session: FormSession, outcome: Outcome,
+                     message: Message | None = None) -> None:
         """Persist the answers, then show the next screen or leave."""
         user_id = manager.event.from_user.id
         if outcome.changed:
+            session.mark_changed(*(_input_of(message) if message is not None else ()))
             await service.save(manager.dialog_data["sid"], user_id, session)
         if outcome.leave == "saved":
             await manager.done()
@@ -151,14 +157,31 @@ class FormDialog:
         await bot.send_message(manager.event.from_user.id, text)
 
     async def _closed(self, manager: DialogManager) -> None:
-        """The draft was submitted or removed elsewhere (another device, a double click)."""
+        """The draft was submitted or removed elsewhere (another device, a double click), or submitted
+        by this dialog before the bot stopped: a submitted one is named with its reference, as its
+        receipt did (which may never have arrived)."""
+        user_id, lang, _, settings = self._env(manager)
+        sid = manager.dialog_data.get("sid")
         await manager.done()
-        await self._say(manager, form_text(manager.middleware_data.get("lang", "zh"), self.spec, "nothing_submitted"))
+        submitted = await service.submitted(sid, user_id, settings) if sid is not None else None
+        if submitted is not None:
+            reference, at = submitted
+            await self._say(manager, form_text(lang, self.spec, "already_submitted", reference=reference,
+                                               submitted=at.strftime("%Y-%m-%d %H:%M") if at else ""))
+            return
+        await self._say(manager, form_text(lang, self.spec, "nothing_submitted"))
 
-    async def on_button(self, callback: CallbackQuery, manager: DialogManager, button_id: str) -> None:
+    async def on_button(self, callback: CallbackQuery, manager: DialogManager, button_id: str,
+                        version: int | None = None) -> None:
         session = await self._session(manager)
         if session is None:
             await self._closed(manager)
+            return
+        if version is not None and version != session.version:
+            # A button of a screen the form has left: pressed again because the next screen never
+            # arrived (the bot stopped after keeping the first press), or on an older message. The
+            # press belonged to that screen, not to this one: show where the form is.
+            self._store_screen(manager, session.screen())
             return
         await self._apply(manager, session, await session.press(button_id))
 
@@ -166,6 +189,9 @@ class FormDialog:
         session = await self._session(manager)
         if session is None:
             await self._closed(manager)
+            return
+        if session.resent(*_input_of(message)):
+            self._store_screen(manager, session.screen())
             return
         upload = upload_of(message)
         if upload is not None:
@@ -176,7 +202,7 @@ class FormDialog:
             # A sticker, a voice note, a location...: say what is expected here.
             expects_file = session.screen().accepts_file
             outcome = Outcome(error=Invalid("file.expected" if expects_file else "form.text_expected"), changed=False)
-        await self._apply(manager, session, outcome)
+        await self._apply(manager, session, outcome, message)
 
     # -- submit, receipt and the printable form --------------------------------------------------
 
@@ -190,14 +216,17 @@ class FormDialog:
         if outcome.closed:
             await self._closed(manager)
             return
-        await manager.done()
         submitted = outcome.submitted_at.strftime("%Y-%m-%d %H:%M") if outcome.submitted_at else ""
         if outcome.already:
+            await manager.done()
             await self._say(manager, form_text(lang, self.spec, "already_submitted", submitted=submitted,
                                                reference=outcome.reference))
             return
+        # The receipt first, while the summary keeps its buttons: should the bot stop before the
+        # receipt is out, 提交 pressed again answers with the reference (see _closed).
         await self._say(manager, form_text(lang, self.spec, "receipt", reference=outcome.reference,
                                            submitted=submitted, **outcome.receipt_params))
+        await manager.done()
         if outcome.printed is not None:
             await _send_printed(manager.middleware_data["bot"], user_id, lang, outcome.printed)
 
@@ -213,7 +242,8 @@ class FormDialog:
                 self._store_screen(dialog_manager, screen)
         if screen is None:
             return {"text": "…", "buttons": []}
-        return {"text": screen.text, "buttons": [[(b.id, b.label) for b in row] for row in screen.buttons]}
+        return {"text": screen.text, "buttons": [[(b.id, b.label) for b in row] for row in screen.buttons],
+                "version": screen.version}
 
     async def discard_getter(self, dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
         lang = dialog_manager.middleware_data.get("lang", "zh")
@@ -290,6 +320,12 @@ class FormDialog:
             router.callback_query.register(self.menu, MenuAction.filter(F.action == self.spec.menu_action))
         router.include_router(self.dialog())
         return router
+
+
+def _input_of(message: Message) -> tuple[int, str]:
+    """A message as the draft remembers the one that changed it: its id and what it carried."""
+    upload = upload_of(message)
+    return message.message_id, upload.file_unique_id if upload is not None else (message.text or "")
 
 
 async def _send_printed(bot: Bot, chat_id: int, lang: str, printed: PrintedForm) -> None:

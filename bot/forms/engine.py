@@ -10,7 +10,9 @@ navigation, meaningful only in a draft (`NAVIGATION_KEYS`): `_at` (the field or 
 `_doc` (the document slot awaiting a file), `_received` (the slot that just got one),
 `_deleting` (the group item whose removal awaits a yes), `_unverified` (the value just typed,
 which the person may confirm although its check character fails: only ever the latest input,
-dropped by any other error or step); and data, kept on submit: `_docs` (uploaded files by slot)
+dropped by any other error or step), `_v` (how many times the draft changed: the screen's
+version, carried by its buttons, so a button of a screen already left is known as such) and
+`_input` (the message that made the last change, see `resent`); and data, kept on submit: `_docs` (uploaded files by slot)
 and `_flags` (e.g. "uscc_unverified": the answer was confirmed so, and staff must check it; set
 by the confirmation, cleared when a valid answer replaces it).
 `final_answers()` gives what is kept: visible answers only, so an answer to a question that the
@@ -24,7 +26,9 @@ field and supplied by the form's spec.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +50,9 @@ UNVERIFIED = "_unverified"
 DELETING = "_deleting"
 RECEIVED = "_received"
 FIELD_RECEIVED = "field:"  # `_received` naming a file question rather than a checklist slot
-NAVIGATION_KEYS = ("_at", "_mode", ITEM, "_doc", RECEIVED, DELETING, UNVERIFIED)
+VERSION = "_v"
+LAST_INPUT = "_input"
+NAVIGATION_KEYS = ("_at", "_mode", ITEM, "_doc", RECEIVED, DELETING, UNVERIFIED, VERSION, LAST_INPUT)
 MAX_FILE_SIZE = 20 * 1024 * 1024  # what bots may download through Telegram's own Bot API server
 ACCEPTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx")
 ACCEPTED_MIME_TYPES = (
@@ -177,6 +183,7 @@ class Screen:
     text: str
     buttons: list[list[Button]]
     accepts_file: bool = False
+    version: int = 0  # the draft's `_v` when it was shown
 
 
 @dataclass(frozen=True)
@@ -363,7 +370,32 @@ class FormSession:
 
     # -- screens ---------------------------------------------------------------------------------
 
+    @property
+    def version(self) -> int:
+        return int(self.answers.get(VERSION, 0))
+
+    def mark_changed(self, message_id: int | None = None, content: str = "") -> None:
+        """The draft is about to be saved: its screen's version moves on, and the message that made
+        the change (none for a button) is remembered by its id and a short digest of its content."""
+        self.answers[VERSION] = self.version + 1
+        if message_id is None:
+            self.answers.pop(LAST_INPUT, None)
+        else:
+            self.answers[LAST_INPUT] = [message_id, _digest(content)]
+
+    def resent(self, message_id: int, content: str) -> bool:
+        """Whether this message repeats the one that made the last change and comes right after it.
+
+        A chat's message ids count the messages of both sides, so no message of the bot came between
+        the two: the screen after that change never reached the person (the bot stopped after keeping
+        the answer and before showing the next question), who then sent the same answer again. It was
+        kept once; it must not answer the next question too."""
+        return self.answers.get(LAST_INPUT) == [message_id - 1, _digest(content)]
+
     def screen(self, error: Invalid | None = None) -> Screen:
+        return dataclasses.replace(self._screen(error), version=self.version)
+
+    def _screen(self, error: Invalid | None = None) -> Screen:
         at = self.at
         head = [self.error_text(error)] if error else []
         head += self._field_received()
@@ -1120,6 +1152,11 @@ class FormSession:
         if FLAGS in final:
             out[FLAGS] = list(final[FLAGS])  # what a receipt or notice marks (see unverified_mark_key)
         return out
+
+
+def _digest(content: str) -> str:
+    """Four hex digits: enough to tell two messages apart, too few to tell what a number was."""
+    return hashlib.sha256(content.encode()).hexdigest()[:4]
 
 
 def error_text(lang: str, error: Invalid) -> str:

@@ -24,7 +24,7 @@ from bot.rules.values import Invalid
 from bot.services import staff
 from bot.settings import Settings
 from storage import queries, step, submissions, windows
-from storage.models import Document, FilingObligation, SubmissionKind, SubmissionStatus
+from storage.models import Document, FilingObligation, Submission, SubmissionKind, SubmissionStatus
 
 
 class StorageLookup:
@@ -125,6 +125,16 @@ async def save(submission_id: int, user_id: int, session: FormSession) -> bool:
 
 async def discard(submission_id: int, user_id: int) -> None:
     await submissions.discard_draft(submission_id, user_id)
+
+
+async def submitted(submission_id: int, user_id: int, settings: Settings) -> tuple[str, datetime | None] | None:
+    """The reference and time (local) of the person's submission, once it is no longer a draft."""
+    rows = await Submission.filter(id=submission_id, created_by=user_id).exclude(
+        status=SubmissionStatus.DRAFT).values_list("reference", "submitted_at")
+    if not rows or not rows[0][0]:
+        return None
+    reference, at = rows[0]
+    return reference, at.astimezone(settings.tz) if at else None
 
 
 @dataclass(frozen=True)
