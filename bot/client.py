@@ -24,15 +24,15 @@ class CommitBeforeReplying(BaseRequestMiddleware):
     """What the current update has written so far (`storage.step`) is committed before the bot
     says anything to anyone. A reply must never announce a step that a crash could still lose:
     the person would answer the next question while the draft still waits at the previous one,
-    and a text answer would be kept under the wrong question. Outside an update (the scheduler)
-    there is nothing pending and this costs nothing."""
+    and a text answer would be kept under the wrong question. The dialog's own rows go with it
+    (bot.wiring.SaveDialogBeforeReplying): a window must not reach the person before the dialog it
+    belongs to is stored, or its buttons, pressed after a crash, name a dialog nobody knows.
+    Outside an update (the scheduler) there is nothing pending and this costs nothing."""
 
     async def __call__(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
     ) -> Response[TelegramType]:
-        pending = step.current()
-        if pending is not None and not pending.empty():
-            await step.flush(pending)
+        await step.before_replying()
         return await make_request(bot, method)
 
 

@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     throttle_burst: int = 10
     # A second delivery of an update (webhook retry, redelivery after a restart) is not handled
     # again; an update in hand is claimed for this long (renewed while handled): after a crash
-    # its redelivery is handled once the claim ran out (storage.update_claims).
+    # its redelivery is handled once the claim ran out (storage.update_claims). With Redis a person's
+    # lock is held the same way (bot.isolation): a crashed process holds it this long at most.
     update_lease_seconds: float = 10.0
 
     @field_validator("staff_ids", "admin_ids", mode="before")

@@ -10,6 +10,7 @@ from aiogram import BaseMiddleware, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.types import TelegramObject
 from aiogram_dialog import setup_dialogs
+from aiogram_dialog.api.internal import CONTEXT_KEY, STACK_KEY, STORAGE_KEY
 
 import handlers
 
@@ -17,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
 from bot.settings import Settings
-from bot.isolation import ReleasingEventIsolation
+from bot.isolation import LeasedRedisIsolation, ReleasingEventIsolation
 from handlers.delivery import OnceOnly, Throttle
 from handlers.middlewares import UserContextMiddleware
 from storage import step
@@ -32,7 +33,7 @@ def build_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
         from aiogram.fsm.storage.redis import RedisStorage
 
         redis_storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder)
-        return redis_storage, redis_storage.create_isolation()
+        return redis_storage, LeasedRedisIsolation(redis_storage.redis, key_builder, settings.update_lease_seconds)
     return DatabaseStorage(key_builder), ReleasingEventIsolation()
 
 
@@ -63,6 +64,36 @@ class StepMiddleware(BaseMiddleware):
     ) -> Any:
         async with step.open_step(self.drafts):
             return await handler(event, data)
+
+
+class SaveDialogBeforeReplying(BaseMiddleware):
+    """aiogram-dialog stores a dialog's context and stack after the handler, i.e. after the window
+    was sent: a crash in between leaves a window on the person's screen whose dialog was never
+    stored (its buttons then "expired") or is one step behind. Registered inside aiogram-dialog's
+    own saver, this stores them also before each request to Telegram (`storage.step.before_replying`);
+    with the database storage only what changed, in the step's one transaction."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        pending = step.current()
+        if pending is None:
+            return await handler(event, data)
+
+        async def save() -> None:
+            proxy = data.get(STORAGE_KEY)
+            if proxy is not None:
+                await proxy.save_context(data.get(CONTEXT_KEY))
+                await proxy.save_stack(data.get(STACK_KEY))
+
+        pending.before_reply.append(save)
+        try:
+            return await handler(event, data)
+        finally:
+            pending.before_reply.remove(save)
 
 
 def build_dispatcher(
@@ -96,4 +127,6 @@ def build_dispatcher(
     for router in handlers.build_routers(specs):
         dp.include_router(router)
     setup_dialogs(dp, events_isolation=isolation)
+    for observer in (dp.message, dp.callback_query):
+        observer.middleware(SaveDialogBeforeReplying())
     return dp

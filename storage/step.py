@@ -40,7 +40,7 @@ import contextlib
 import json
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,6 +128,9 @@ class Step:
     drafts: DraftRows = field(default_factory=dict)
     closed: bool = False
     copies: DraftCopies | None = None  # only where this process is the only writer of drafts
+    # Run before the bot says anything in this update, before the pending writes are flushed: they
+    # record what must be stored by then (the dialog's own rows, see bot.wiring).
+    before_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not self.states and not self.drafts
@@ -168,6 +171,18 @@ async def open_step(copies: DraftCopies | None = None) -> AsyncIterator[Step]:
         # Closed first: a task started inside the step and still running writes at once from now on.
         step.closed = True
         await flush(step)
+
+
+async def before_replying() -> None:
+    """The bot is about to call Telegram in this update: its hooks record what the reply depends
+    on, then everything pending is written (one transaction). Outside an update: nothing."""
+    pending = current()
+    if pending is None:
+        return
+    for hook in list(pending.before_reply):
+        await hook()
+    if not pending.empty():
+        await flush(pending)
 
 
 def dumps(value: Any) -> str:
