@@ -201,6 +201,25 @@ def mask_mobile(value: str) -> str:
     return _mask(value, keep_start=3, keep_end=4)
 
 
+# A resident ID (its check character right) or a mobile (grouped by spaces or dashes, or not) inside
+# free text, not part of a longer run of digits or letters.
+_NUMBER_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|1[3-9][0-9](?:[ -]?[0-9]){8})(?![0-9A-Za-z])")
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Free text (an objection, an explanation, a note) with the ID and mobile numbers someone
+    typed into it masked as the chat masks them; everything else as it is."""
+
+    def masked(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if len(found) == 18:
+            number = found.upper()
+            return mask_resident_id(number) if number[17] == stdnum_ric.calc_check_digit(number) else found
+        return mask_mobile(re.sub(r"[ -]", "", found))
+
+    return _NUMBER_IN_TEXT.sub(masked, text)
+
+
 def _mask(value: str, *, keep_start: int, keep_end: int) -> str:
     # Too short to show both ends without revealing nearly all of it: hide everything.
     if len(value) <= keep_start + keep_end:

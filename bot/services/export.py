@@ -30,6 +30,7 @@ from bot.forms.engine import DOCS, Field, FormSession
 from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
 from bot.i18n import t
+from bot.rules.identifiers import mask_numbers_in_text
 from bot.services.stations import answers_session, t_label
 from bot.settings import Settings
 from storage.models import (
@@ -332,7 +333,8 @@ def build_workbook(sheets: Sequence[Sheet], *, title: str, full: bool) -> bytes:
             cell.fill = personal_fill if column.personal and full else header_fill
             cell.alignment = Alignment(vertical="center", wrap_text=True)
         for row in spec.rows:
-            ws.append(list(row))
+            # The masked workbook masks a number typed into free text too (an objection, a reason).
+            ws.append(list(row) if full else [mask_numbers_in_text(v) if isinstance(v, str) else v for v in row])
         for index, column in enumerate(spec.columns, start=1):
             fmt = {"date": DATE_FORMAT, "datetime": DATETIME_FORMAT, "money": MONEY_FORMAT}.get(column.kind)
             if fmt:

@@ -62,6 +62,10 @@ IMPORTED_MOBILE = "13712345678"
 RESIDENT_IDS = (HEAD_ID, *MENTOR_IDS, IMPORTED_MENTOR_ID)
 MOBILES = (HEAD_MOBILE, CONTACT_MOBILE, IMPORTED_MOBILE)
 TYPED = (*RESIDENT_IDS, *MOBILES)
+# Typed into free text (an objection), which is kept as typed: not sealed, so not one of TYPED; the
+# masked export and the digests still must not show it.
+OBJECTOR_MOBILE = "15811112222"
+OBJECTOR_MOBILE_TYPED = "158-1111-2222"
 MASKED_FORMS = ("138****8000", "139****9000")  # how the chat shows the two mobiles
 assert all(not n.endswith("X") for n in RESIDENT_IDS)
 
@@ -204,7 +208,7 @@ async def staff_review_and_announce(chat: Chat) -> None:
     assert item is not None
     await chat.send("/objection", user=objector)
     await chat.press(f"{item.id}.", user=objector)
-    await chat.send("该单位实训场地与申报不符", user=objector)
+    await chat.send(f"该单位实训场地与申报不符。联系电话 {OBJECTOR_MOBILE_TYPED}", user=objector)
     texts = chat.texts(await chat.press("不附证明材料", user=objector))
     assert any("异议" in t for t in texts), texts
 

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from chat_harness import STAFF_ID, make_settings
-from conversations import ADMIN_ID, FULL_MARKS, MASKED_FORMS, TYPED, every_log_record, run_every_conversation
+from conversations import (
+    ADMIN_ID,
+    FULL_MARKS,
+    MASKED_FORMS,
+    OBJECTOR_MOBILE,
+    OBJECTOR_MOBILE_TYPED,
+    TYPED,
+    every_log_record,
+    run_every_conversation,
+)
 
 
 on_postgres = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
@@ -123,8 +132,14 @@ async def scan(database: str, redis_url: str | None, data_dir: Path) -> None:
     for name, content in outputs.files + outputs.outbox_files:
         if not any(m in name for m in FULL_MARKS):
             check(f"file {name}", file_text(name, content))
-    masked_export = next(c for n, c in outputs.files if n.startswith("技师工作站数据_") and n not in dict(marked))
-    assert all(m in file_text("", masked_export) for m in MASKED_FORMS)  # the numbers' columns are there, masked
+    masked_export = file_text("", next(c for n, c in outputs.files if n.startswith("技师工作站数据_") and n not in dict(marked)))
+    assert all(m in masked_export for m in MASKED_FORMS)  # the numbers' columns are there, masked
+    # the mobile typed into the objection's free text: masked in the workbook, in no digest
+    assert "158****2222" in masked_export and OBJECTOR_MOBILE_TYPED not in masked_export
+    for name, content in outputs.files + outputs.outbox_files:
+        if not any(m in name for m in FULL_MARKS):
+            assert OBJECTOR_MOBILE not in file_text(name, content).replace("-", ""), name
+    assert not any(OBJECTOR_MOBILE in t.replace("-", "") for t in outputs.outbox_texts)
     # ... and the marked files do carry the numbers (the scan would notice them)
     for name, content in marked:
         assert leaks(file_text(name, content)), name
@@ -145,3 +160,13 @@ async def test_no_personal_number_in_clear_sqlite_and_database_state(db: str, tm
 @on_postgres
 async def test_no_personal_number_in_clear_postgres_and_redis_state(db: str, redis_url: str, tmp_path: Path) -> None:
     await scan(db, redis_url, tmp_path)
+
+
+def test_numbers_in_free_text_are_masked_and_nothing_else() -> None:
+    from bot.rules.identifiers import mask_numbers_in_text
+
+    text = ("电话 158-1111-2222 或 13800138000，身份证 440301198001011416（末位 x 也算：44030119800101131x），"
+            "证书 S000000000001，代码 91440300MA5F00001X，校验位错 440301198001011417，21位 123456789012345678901")
+    assert mask_numbers_in_text(text) == (
+        "电话 158****2222 或 138****8000，身份证 440301********1416（末位 x 也算：440301********131X），"
+        "证书 S000000000001，代码 91440300MA5F00001X，校验位错 440301198001011417，21位 123456789012345678901")
