@@ -124,7 +124,7 @@ class Settings(BaseSettings):
             return None
         from cryptography.fernet import Fernet
 
-        keys = [k.strip() for k in str(text).split(",")]
+        keys = [k.strip() for k in str(text).split(",") if k.strip()]  # a stray comma is no key
         for n, key in enumerate(keys, 1):
             try:
                 Fernet(key)
