@@ -125,6 +125,8 @@ class Settings(BaseSettings):
         from cryptography.fernet import Fernet
 
         keys = [k.strip() for k in str(text).split(",") if k.strip()]  # a stray comma is no key
+        if not keys:
+            raise ValueError("no key, only commas")
         for n, key in enumerate(keys, 1):
             try:
                 Fernet(key)
