@@ -94,6 +94,9 @@ def bot_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         # outbox's notices; tests/unit/test_sender.py proves the quiet hours themselves.
         QUIET_HOURS_START="0",
         QUIET_HOURS_END="0",
+        # A script answers faster than any person: flood control would refuse its steps.
+        # tests/reliability/test_flood_control.py proves the limit itself.
+        THROTTLE_RATE="off",
     )
     env.update(overrides)
     return env
