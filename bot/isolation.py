@@ -14,11 +14,12 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Hashable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
+
+if TYPE_CHECKING:  # redis is imported only where it is used (REDIS_URL set): a faster start without
+    from redis.asyncio.lock import Lock
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class LeasedRedisIsolation(BaseEventIsolation):
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        from redis.asyncio.lock import Lock
+
         held = self.redis.lock(name=self.key_builder.build(key, "lock"), timeout=self.lease, lock_class=Lock)
         async with held:
             renewal = asyncio.create_task(self._renew(held))
@@ -78,6 +81,8 @@ class LeasedRedisIsolation(BaseEventIsolation):
                     await renewal
 
     async def _renew(self, held: Lock) -> None:
+        from redis.exceptions import LockError
+
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
