@@ -105,7 +105,10 @@ async def one_declaration(url: str, units: int) -> dict[str, Any]:
 
     async with orm(url):
         seeded = await seed(units)
-        chat = Chat(make_settings(url, staff_ids=frozenset({STAFF_ID})), clock=FixedClock(datetime.now(UTC)))
+        # One person answering at machine speed: flood control off, as in the flow tests (the
+        # throughput part keeps it on: 200 people round-robin stay far below it).
+        chat = Chat(make_settings(url, staff_ids=frozenset({STAFF_ID}), throttle_rate="off"),
+                    clock=FixedClock(datetime.now(UTC)))
         sql = SqlCounter()
         per_update: list[dict[str, Any]] = []
         feed = chat.dp.feed_update

@@ -188,7 +188,7 @@ class FormBench:
         if has_buttons(result):
             self.buttons_message[result.chat.id] = result
         text = getattr(method, "text", None)
-        if text:
+        if text and getattr(method, "chat_id", None) is not None:  # not a callback's toast
             self.last_text[int(method.chat_id)] = text
 
     def _check(self, user: User, pattern: re.Pattern[str], what: str) -> None:
@@ -218,7 +218,7 @@ class FormBench:
             b.callback_data
             for row in message.reply_markup.inline_keyboard
             for b in row
-            if b.callback_data and b.callback_data.endswith(":back")
+            if b.callback_data and b.callback_data.endswith(("|back", ":back"))  # "…:<screen version>|back"
         )
         return "back", user, self.api.button_press(user, message, data)
 
@@ -436,7 +436,9 @@ async def with_variant(
                 database_url += "?synchronous=FULL"
         async with orm(database_url):
             storage = MemoryStorage() if variant.floor else None
-            settings = make_settings(database_url, redis_url)
+            # Flood control counts every update as in production, with a budget a script at
+            # machine speed never reaches (each user steps many times a second here).
+            settings = make_settings(database_url, redis_url, throttle_rate="100000/second", throttle_burst=100000)
             bench = FormBench(variant.name, settings, users, storage)
             if variant.floor:
                 replace_user_context_middleware(bench.dp, settings)
