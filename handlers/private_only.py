@@ -11,13 +11,32 @@ First after the error handler, so nothing else sees such an update.
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.enums import ChatType
+from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
 
-PRIVATE = F.chat.type == ChatType.PRIVATE
+
+# Async filters: every update of every private chat passes these, and aiogram runs a synchronous
+# filter (a bare `F.…`) through a thread (DESIGN, known traps).
+class InPrivate(Filter):
+    def __init__(self, private: bool = True) -> None:
+        self.private = private
+
+    async def __call__(self, message: Message) -> bool:
+        return (message.chat.type == ChatType.PRIVATE) == self.private
+
+
+class CommandInGroup(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return message.chat.type != ChatType.PRIVATE and (message.text or "").startswith("/")
+
+
+class ButtonInGroup(Filter):
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return query.message is not None and query.message.chat.type != ChatType.PRIVATE
 
 
 async def command_in_group(message: Message, lang: str = "zh") -> None:
@@ -38,11 +57,11 @@ async def button_in_group(query: CallbackQuery) -> None:
 
 def build_router() -> Router:
     router = Router(name="private_only")
-    router.message.register(command_in_group, ~PRIVATE, F.text.startswith("/"))
-    router.message.register(ignore, ~PRIVATE)
+    router.message.register(command_in_group, CommandInGroup())
+    router.message.register(ignore, InPrivate(False))
     router.channel_post.register(ignore)
-    router.edited_message.register(ignore, ~PRIVATE)
-    router.edited_message.register(edited_in_private, PRIVATE)
+    router.edited_message.register(ignore, InPrivate(False))
+    router.edited_message.register(edited_in_private, InPrivate())
     router.edited_channel_post.register(ignore)
-    router.callback_query.register(button_in_group, F.message, ~F.message.chat.type.in_({ChatType.PRIVATE}))
+    router.callback_query.register(button_in_group, ButtonInGroup())
     return router

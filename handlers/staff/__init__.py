@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram_dialog.api.entities import Context
@@ -86,6 +86,14 @@ def build_router(*children: Router, name: str = "staff") -> Router:
     return router
 
 
+class StaffButton(Filter):
+    """A staff feature's own callback data. Async: every press of every person passes it (aiogram
+    runs a synchronous `F.data…` filter in a thread)."""
+
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return (query.data or "").startswith(STAFF_PREFIX)
+
+
 def build_refusal_router(commands: Iterable[str]) -> Router:
     """After the staff router: staff commands and staff buttons from anyone else are refused."""
     router = Router(name="staff-refusal")
@@ -111,6 +119,6 @@ def build_refusal_router(commands: Iterable[str]) -> Router:
 
     if names:
         router.message.register(refuse_command, Command(*names))
-    router.callback_query.register(refuse_callback, F.data.startswith(STAFF_PREFIX))
+    router.callback_query.register(refuse_callback, StaffButton())
     router.callback_query.register(refuse_dialog, DialogButton(), InStaffDialog())
     return router
