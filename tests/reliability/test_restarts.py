@@ -360,6 +360,7 @@ class Walker:
         self.replies: list[list[str]] = []
         self.start_times: list[float] = []
         self.kills = 0
+        self._documents: dict[tuple[int, str], JsonDict] = {}
 
     async def start(self) -> None:
         since = self.stub.mark()
@@ -377,13 +378,14 @@ class Walker:
         item = step.resolve(self.found)
         if isinstance(item, Doc):
             # The same file each time it is sent again, as a Telegram client would send it.
-            document = self._documents.setdefault((step.user, item.name), self.stub.add_file(item.content, item.name, item.mime))
+            key = (step.user, item.name)
+            if key not in self._documents:
+                self._documents[key] = self.stub.add_file(item.content, item.name, item.mime)
+            document = self._documents[key]
             return self.stub.push_message(step.user, document=document)
         if item.startswith("@"):
             return self.stub.push_button(step.user, item[1:])
         return self.stub.push_message(step.user, item)
-
-    _documents: dict[tuple[int, str], JsonDict]
 
     def replies_since(self, step: Step, since: int) -> list[str]:
         return [normalised(str(self.stub.calls[i][1]["text"]))
@@ -419,7 +421,6 @@ class Walker:
 
     async def run(self, steps: list[Step], kill_at: dict[int, str] | None = None, rng: random.Random | None = None,
                   reference: list[list[str]] | None = None) -> None:
-        self._documents = {}
         kill_at = kill_at or {}
         await self.start()
         for number, step in enumerate(steps):
