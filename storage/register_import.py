@@ -7,6 +7,13 @@ system, reason "import"), a recognised establishment declaration holding its men
 declaration form's shape (ID numbers sealed by the caller), its filing obligations, its graded or
 funded key projects with their grade places and funding, and its contacts: bound at once when the
 register has their Telegram id, else an invite code (only its hash is stored here).
+
+Each imported declaration, key project and filing obligation past its initial state gets one
+status_transition row from that initial state to the state the register gives (no action: the
+register is not one of the life cycle's moves; actor system, reason "import"), so every state
+is explained by its audit rows as for items that went through the bot; the declarations and key
+projects take a reference of their series (the year recognised, the project's year), so staff
+find them by it like any other.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from storage.submissions import next_reference
 from storage.models import (
     AuditLog,
     BotUser,
@@ -25,6 +33,7 @@ from storage.models import (
     ContactRole,
     EstablishmentMode,
     FilingObligation,
+    FilingState,
     Funding,
     InviteCode,
     KeyProjectGrade,
@@ -39,6 +48,9 @@ from storage.models import (
 )
 
 REASON = "import"
+# The reference series of what the import writes (bot/forms/*: each spec's reference prefix).
+DECLARATION_PREFIX = "SZJS"
+KEY_PROJECT_PREFIX = "SZXM"
 
 
 @dataclass
@@ -145,10 +157,17 @@ def _at(day: date) -> datetime:
     return datetime.combine(day, time(1, 0), tzinfo=UTC)
 
 
+def _entry(subject: str, subject_id: int, before: str, after: str, at: datetime) -> StatusTransition:
+    """The audit row of an item entering its life cycle from the register."""
+    return StatusTransition(subject_type=subject, subject_id=subject_id, action="", from_status=before,
+                            to_status=after, actor_kind="system", reason=REASON, at=at)
+
+
 async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetime) -> None:
     now = now.astimezone(UTC)
     async with in_transaction():
         stations: dict[str, Station] = {}
+        entries: list[StatusTransition] = []  # each imported item's audit row, written at the end
         mentors: dict[str, list[dict[str, Any]]] = {}
         for mentor in plan.mentors:
             mentors.setdefault(mentor.uscc, []).append(mentor.answers)
@@ -169,19 +188,27 @@ async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetim
                                  to_status=after, actor_kind="system", reason=REASON, at=when)
                 for before, after, action, when in moves
             ])
-            await Submission.create(
+            declaration = await Submission.create(
                 kind=SubmissionKind.ESTABLISHMENT, status=SubmissionStatus.RECOGNISED, unit=unit, station=station,
                 created_by=actor_id,
                 answers={"unit_name": new.unit_name, "uscc": new.uscc, "station_name": new.name,
                          "head_name": new.head or "",
                          "mentors": mentors.get(new.uscc, [])},
                 uniqueness_key=f"establishment:{new.uscc}", submitted_at=at, decided_at=at,
+                reference=await next_reference(new.recognised_on.year, DECLARATION_PREFIX),
             )
+            entries.append(_entry("submission", declaration.id, SubmissionStatus.DRAFT.value,
+                                  SubmissionStatus.RECOGNISED.value, at))
         await FilingObligation.bulk_create([
             FilingObligation(station_id=stations[f.uscc].id, year=f.year, due_on=f.due_on,
                              extended_due_on=f.extended_due_on, state=f.state)
             for f in plan.filings
         ])
+        imported_ids = [station.id for station in stations.values()]
+        for chunk in range(0, len(imported_ids), 500):
+            for obligation_id, state in await FilingObligation.filter(
+                    station_id__in=imported_ids[chunk:chunk + 500]).exclude(state=FilingState.NOT_DUE).values_list("id", "state"):
+                entries.append(_entry("filing", obligation_id, FilingState.NOT_DUE.value, str(state), now))
         slots: dict[tuple[int, int], int] = {}
         for project in plan.key_projects:
             station = stations[project.uscc]
@@ -190,8 +217,9 @@ async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetim
                 kind=SubmissionKind.KEY_PROJECT, status=SubmissionStatus.FUNDED if funded else SubmissionStatus.GRADED,
                 unit_id=station.unit_id, station=station, created_by=actor_id, year=project.year, level=project.level,
                 answers=project.answers, uniqueness_key=f"key_project:{station.id}:{project.year}",
-                submitted_at=now, decided_at=now,
+                submitted_at=now, decided_at=now, reference=await next_reference(project.year, KEY_PROJECT_PREFIX),
             )
+            entries.append(_entry("submission", submission.id, SubmissionStatus.DRAFT.value, str(submission.status.value), now))
             key = (project.year, project.level)
             if key not in slots:
                 used = await KeyProjectGrade.filter(year=project.year, level=project.level).values_list("slot", flat=True)
@@ -211,5 +239,6 @@ async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetim
                 assert contact.invite_code
                 await InviteCode.create(code_hash=InviteCode.hash_code(contact.invite_code), station=station,
                                         issued_by=actor_id, expires_at=expires_at.astimezone(UTC))
+        await StatusTransition.bulk_create(entries)
         await AuditLog.create(actor_id=actor_id, action="register.imported", subject_type="register", subject_id=None,
                               before=None, after=plan.counts(), at=now)

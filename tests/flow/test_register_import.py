@@ -19,6 +19,7 @@ from bot.i18n import t
 from bot.services.register_import import SHEETS, import_register, render_report, write_template
 from chat_harness import STAFF_ID, Chat, make_settings
 from conftest import both_databases
+from tests.reliability.invariants import broken_invariants
 from storage.models import (
     BotUser,
     Contact,
@@ -94,7 +95,8 @@ async def test_the_template_imports_cleanly_dry_run_first_and_again_changes_noth
     assert not report.rejected and report.imported == dry.imported
     station = await Station.get(unit__uscc=SHEETS[0].columns[1].example).prefetch_related("unit")
     assert (station.state, station.recognised_on, station.school_enterprise) == (StationState.ACTIVE, date(2019, 6, 1), True)
-    assert [(r.from_status, r.to_status, r.reason) for r in await StatusTransition.filter(subject_id=station.id).order_by("id")] \
+    assert [(r.from_status, r.to_status, r.reason) for r in
+            await StatusTransition.filter(subject_type="station", subject_id=station.id).order_by("id")] \
         == [(None, "applying", "import"), ("applying", "active", "import")]
     # The contact without a Telegram id has a code, shown once in the report; only its hash is kept.
     [invite] = report.invites
@@ -109,6 +111,13 @@ async def test_the_template_imports_cleanly_dry_run_first_and_again_changes_noth
     project = await Submission.get(station=station, kind="key_project")
     assert (project.status.value, project.level, project.uniqueness_key) == ("funded", 2, f"key_project:{station.id}:2022")
     assert (await Funding.get(submission=project)).amount == Decimal("250000")
+    # Each imported item has its reference and the audit row that brought it in, like the bot's own.
+    assert (declaration.reference, project.reference) == ("SZJS-2019-0001", "SZXM-2022-0001")
+    for item, state in ((declaration, "recognised"), (project, "funded")):
+        assert [(r.action, r.from_status, r.to_status, r.actor_kind, r.reason) for r in
+                await StatusTransition.filter(subject_type="submission", subject_id=item.id)] \
+            == [("", "draft", state, "system", "import")]
+    assert await broken_invariants() == []
 
     after = await counts()
     again = await import_register(data, settings=settings, clock=CLOCK, dry_run=False, actor_id=STAFF_ID)
@@ -138,6 +147,7 @@ async def test_filing_obligations_follow_from_recognition_and_the_filings(db: st
     assert rows[(other.id, 2024)].state.value == "filed_on_time"
     assert rows[(other.id, 2024)].extended_due_on == date(2025, 8, 31)
     assert sorted(y for s, y in rows if s == other.id) == [2024, 2025]
+    assert await broken_invariants() == []  # each met or owed year has its audit row
 
 
 @both_databases
