@@ -154,7 +154,7 @@ async def test_double_submit_submits_once(chat: Chat) -> None:
     first = await chat.press_data(submit_data, message=summary)
     second = await chat.press_data(submit_data, message=summary)
     assert any("设立申报已提交" in t for t in chat.texts(first))
-    assert chat.texts(second) == ["这个页面已经结束或过期。请发送 /menu 打开主菜单，或 /declare 继续申报。"]
+    assert chat.texts(second) == ["这个页面已经结束或过期。请发送 /menu 打开主菜单，未办完的事项从那里继续。"]
     assert await Submission.filter(created_by=chat.user.id).count() == 1
     assert await Station.all().count() == 1
     assert await Notice.filter(kind="new_declaration").count() == 1
