@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import logging
 import signal
 import sys
@@ -264,9 +265,12 @@ async def reseal(settings: Settings) -> int:
         await db.close_db()
     unreadable = outcome.unreadable
     if unreadable:
-        shown = ", ".join(unreadable[:10]) + (f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
-        print(f"reseal: {len(unreadable)} sealed value(s) open with none of the {outcome.keys} configured key(s): "
-              f"{shown}. Nothing was changed. Put the key they were sealed with back in DATA_KEY "
+        # One entry per row (or file), with how many of its values no key opens.
+        places = list(Counter(unreadable).items())
+        shown = ", ".join(f"{where} ({n} values)" if n > 1 else where for where, n in places[:10])
+        shown += f" and {len(places) - 10} more" if len(places) > 10 else ""
+        print(f"reseal: {len(unreadable)} sealed value(s) open with none of the {outcome.keys} configured key(s), "
+              f"in {shown}. Nothing was changed. Put the key they were sealed with back in DATA_KEY "
               "(after the newest) and run reseal again.", file=sys.stderr)
         return 1
     found = sum(p.found for p in outcome.places.values())
