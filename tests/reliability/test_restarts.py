@@ -563,21 +563,25 @@ def act_notices(state: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [notice for notice in state["notices"] if notice[1] not in SCHEDULED_KINDS]
 
 
-async def test_every_conversation_survives_kill_9_on_the_database_storage(
-    stub: BotApiStub, launch: Any, tmp_path: Path
-) -> None:
-    urls = (f"sqlite://{tmp_path / 'reference.sqlite3'}", f"sqlite://{tmp_path / 'bot.sqlite3'}")
-    await walk_with_kills("database", stub, launch, tmp_path, urls)
-
-
 @pytest.mark.redis
 @pytest.mark.postgres
-async def test_every_conversation_survives_kill_9_with_redis_and_postgresql(
+async def test_every_conversation_survives_kill_9_on_the_database_storage_and_on_redis(
     stub: BotApiStub, launch: Any, tmp_path: Path, redis_url: str
 ) -> None:
-    urls = (await create_pg_database(), await create_pg_database())
+    """Both storages at once, each with its own Telegram stub, folder and databases: a restart is
+    mostly the new process importing (one core each), so the two walks take the time of one."""
+    sqlite = tmp_path / "database"
+    redis = tmp_path / "redis"
+    sqlite.mkdir()
+    redis.mkdir()
+    pg_urls = (await create_pg_database(), await create_pg_database())
     try:
-        await walk_with_kills("redis", stub, launch, tmp_path, urls, REDIS_URL=redis_url)
+        async with BotApiStub(token=stub.token) as redis_stub:
+            await asyncio.gather(
+                walk_with_kills("database", stub, launch, sqlite,
+                                (f"sqlite://{sqlite / 'reference.sqlite3'}", f"sqlite://{sqlite / 'bot.sqlite3'}")),
+                walk_with_kills("redis", redis_stub, launch, redis, pg_urls, REDIS_URL=redis_url),
+            )
     finally:
-        for url in urls:
+        for url in pg_urls:
             await drop_pg_database(url)
