@@ -11,7 +11,10 @@ that check the database as a whole (tests/reliability/invariants.py).
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
+
+from openpyxl import Workbook
 
 from storage.models import (
     BotUser,
@@ -87,3 +90,19 @@ async def _recognised_declaration(station: Station, unit: Unit, contact_id: int,
                                       from_status=before, to_status=after, actor_kind=actor,
                                       actor_id=contact_id if actor == "contact" else None, at=at)
     return declaration
+
+
+def register_workbook(rows: dict[str, list[list[object]]]) -> bytes:
+    """The bureau's register as staff send it: every sheet with the template's headers, and these rows."""
+    from bot.services.register_import import SHEETS
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in SHEETS:
+        ws = wb.create_sheet(sheet.title)
+        ws.append([c.header for c in sheet.columns])
+        for row in rows.get(sheet.title, []):
+            ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -9,7 +9,7 @@ import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
@@ -19,6 +19,7 @@ from bot.i18n import t
 from bot.services.register_import import SHEETS, import_register, render_report, write_template
 from chat_harness import STAFF_ID, Chat, make_settings
 from conftest import both_databases
+from factories import register_workbook
 from tests.reliability.invariants import broken_invariants
 from storage.models import (
     BotUser,
@@ -53,18 +54,6 @@ def template() -> bytes:
     return out.getvalue()
 
 
-def workbook(rows: dict[str, list[list[object]]]) -> bytes:
-    """A workbook with every sheet's headers (as the template has them) and these rows."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    for sheet in SHEETS:
-        ws = wb.create_sheet(sheet.title)
-        ws.append([c.header for c in sheet.columns])
-        for row in rows.get(sheet.title, []):
-            ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 async def counts() -> dict[str, int]:
@@ -129,7 +118,7 @@ async def test_the_template_imports_cleanly_dry_run_first_and_again_changes_noth
 async def test_filing_obligations_follow_from_recognition_and_the_filings(db: str) -> None:
     code = uscc("91440300MA5F00F01")
     late = uscc("91440300MA5F00F02")
-    data = workbook({
+    data = register_workbook({
         "工作站": [station_row(code, "备案齐全"), station_row(late, "迟交", recognised="2024年5月1日")],
         "年度备案": [[code, year, date(year + 1, 2, 10), None] for year in range(2019, 2025)]
                   + [[late, 2024, "2025-04-02", "2025-08-31"]],
@@ -157,7 +146,7 @@ async def test_a_file_with_bad_rows_is_refused_row_by_row_and_writes_nothing(db:
     young = uscc("91440300MA5F00G02")
     stranger = uscc("91440300MA5F00G03")
     bad_uscc = good[:-1] + ("0" if good[-1] != "0" else "1")
-    data = workbook({
+    data = register_workbook({
         "工作站": [
             station_row(good, "良好"),                                   # row 2: fine
             station_row(bad_uscc, "错码"),                               # row 3: bad USCC

@@ -13,7 +13,8 @@ from aiogram.methods import AnswerCallbackQuery
 from bot.i18n import t
 from chat_harness import STAFF_ID, Chat, make_settings
 from storage.models import InviteCode, Station, StationState, Unit
-from test_register_import import CLOCK, station_row, template, uscc, workbook
+from factories import register_workbook
+from test_register_import import CLOCK, station_row, template, uscc
 
 FILE = "名册.xlsx"
 
@@ -68,7 +69,7 @@ async def test_a_replayed_import_button_imports_nothing_twice(chat: Chat) -> Non
 async def test_a_refused_file_lists_its_rows_offers_no_import_and_writes_nothing(chat: Chat) -> None:
     staff = chat.as_user(STAFF_ID)
     good = uscc("91440300MA5F00G01")
-    data = workbook({"工作站": [station_row(good, "良好"), station_row(good, "重复")]})
+    data = register_workbook({"工作站": [station_row(good, "良好"), station_row(good, "重复")]})
     await chat.send("/import", user=staff)
     calls = await chat.send_document(data, FILE, user=staff)
     report = chat.texts(calls)[-1]

@@ -10,7 +10,6 @@ mobiles, /export and (admin) /export full, /digest, and the daily and weekly dig
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from openpyxl import Workbook
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
@@ -26,9 +24,9 @@ from bot.clock import FixedClock
 from bot.rules.lifecycle import Actor
 from bot.services import digest
 from bot.services.key_projects import open_window
-from bot.services.register_import import SHEETS
 from bot.settings import Settings
 from chat_harness import NOW, STAFF_ID, Chat
+import factories
 from factories import recognised_station
 from scheduler.sender import OutboxSender
 from storage.models import AnnouncementItem, FilingObligation
@@ -143,16 +141,7 @@ def register_workbook() -> bytes:
         "联系人": [[IMPORTED_USCC, "钱联络", IMPORTED_MOBILE, None]],
         "指导教师": [[IMPORTED_USCC, "孙导师", IMPORTED_MENTOR_ID, "高级技师", "S000000000009", "本单位", None, None]],
     }
-    wb = Workbook()
-    wb.remove(wb.active)
-    for sheet in SHEETS:
-        ws = wb.create_sheet(sheet.title)
-        ws.append([c.header for c in sheet.columns])
-        for row in rows.get(sheet.title, []):
-            ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return factories.register_workbook(rows)
 
 
 Checkpoint = Callable[[str], Awaitable[None]]
