@@ -56,3 +56,10 @@ def t(language: str, key: str, /, **params: Any) -> str:
     if template is None:
         template = catalog(DEFAULT_LANGUAGE)[key]
     return template.format(**params) if params else template
+
+
+def transition_reason(language: str, reason: str) -> str:
+    """A status change's reason as staff read it: a reason the system writes ("import") in words,
+    one a person typed as typed."""
+    key = f"transition_reason.{reason}"
+    return t(language, key) if has_text(key) else reason

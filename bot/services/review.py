@@ -27,7 +27,7 @@ from bot.forms.context import FormContext
 from bot.forms.engine import DOCS, Field, FormSession
 from bot.forms.registry import FORM_SPECS
 from bot.forms.spec import FormSpec
-from bot.i18n import has_text, t
+from bot.i18n import has_text, t, transition_reason
 from bot.rules.lifecycle import STAMPED_FORM, SUBMISSION_KINDS, Actor, lifecycle_of
 from bot.services import supervision
 from bot.services.forms import LOOKUP, PrintedForm, print_form
@@ -278,7 +278,7 @@ async def item_view(submission_id: int, lang: str, clock: Clock, settings: Setti
                  after=t(lang, f"submission_status.{row.to_status}"),
                  actor=t(lang, f"staff.review.actor.{row.actor_kind or 'system'}"))
         if row.reason:
-            line += t(lang, "staff.review.history_reason", reason=escape(row.reason))
+            line += t(lang, "staff.review.history_reason", reason=escape(transition_reason(lang, row.reason)))
         lines.append(line)
 
     return ItemView(

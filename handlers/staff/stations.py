@@ -16,7 +16,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.i18n import has_text, t
+from bot.i18n import has_text, t, transition_reason
 from bot.services import stations as service
 from bot.settings import Settings
 
@@ -109,7 +109,7 @@ def render_card(lang: str, found: service.Card, tz: ZoneInfo) -> str:
         t(lang, "staff.stations.history_line", at=h.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
           subject=t(lang, f"staff.stations.subject.{h.subject_type}", name=h.subject),
           change=f"{_state(lang, h.subject_type, h.from_status)} → {_state(lang, h.subject_type, h.to_status)}",
-          reason=f"（{escape(h.reason)}）" if h.reason else "")
+          reason=f"（{escape(transition_reason(lang, h.reason))}）" if h.reason else "")
         for h in found.history
     ] or [none]
     text = "\n".join(lines)

@@ -202,3 +202,5 @@ async def test_an_imported_station_shows_in_stations_with_its_mentor(db: str) ->
     [card] = chat.texts(await chat.send("/stations 示例精密", user=chat.as_user(STAFF_ID)))
     assert "示例精密模具技师工作站" in card and "王示例" in card
     assert "440301198001010034" not in card  # masked, as the chat shows it
+    # Its history says where its states came from, in words.
+    assert "（由原有名册导入）" in card and "import" not in card
