@@ -183,10 +183,25 @@ def walk() -> list[Step]:
 # -- the database before the process starts ---------------------------------------------------------
 
 
+_ORM_TURNS: dict[int, asyncio.Lock] = {}
+
+
+def orm_turn() -> asyncio.Lock:
+    """The two storages' walks run at once in one event loop, and the ORM's connections are found
+    through state the two would share: each use of the ORM here (seeding, a query, the checker)
+    waits for its turn. One lock per event loop (each test has its own)."""
+    return _ORM_TURNS.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+
+
 async def seed(database_url: str) -> None:
     """Three recognised stations, each owing last year's filing, due well after today (the
     scheduler running in the process moves nothing during the walk): the first and the third on
     an extended deadline, the second on its own."""
+    async with orm_turn():
+        await _seed(database_url)
+
+
+async def _seed(database_url: str) -> None:
     await migrate(database_url)
     async with TortoiseContext() as ctx:
         await ctx.init(config=tortoise_config(database_url))
@@ -213,7 +228,7 @@ async def seed(database_url: str) -> None:
 
 
 async def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
-    async with TortoiseContext() as ctx:
+    async with orm_turn(), TortoiseContext() as ctx:
         await ctx.init(config=tortoise_config(database_url))
         try:
             _, rows = await Tortoise.get_connection(_connection_name(database_url)).execute_query(sql)
@@ -276,7 +291,7 @@ async def _shared_invariants(database_url: str) -> list[str]:
     checker = getattr(module, "broken_invariants", None)
     if checker is None:
         return []
-    async with TortoiseContext() as ctx:
+    async with orm_turn(), TortoiseContext() as ctx:
         await ctx.init(config=tortoise_config(database_url))
         try:
             return list(await checker())
