@@ -414,19 +414,6 @@ async def test_menu_button_answers_the_callback_and_replies(
     assert failed_calls(stub) == []
 
 
-async def test_sigterm_stops_the_polling_bot_cleanly(
-    stub: BotApiStub, launch: Callable[..., Awaitable[BotProcess]], tmp_path: Path
-) -> None:
-    bot_process = await start_polling_bot(launch, stub, polling_env(tmp_path, stub))
-    bot_process.process.send_signal(signal.SIGTERM)
-    try:
-        code = await asyncio.wait_for(bot_process.process.wait(), EXIT_TIMEOUT)
-    except TimeoutError:
-        pytest.fail(f"no exit within {EXIT_TIMEOUT}s of SIGTERM\n{bot_process.log_tail()}")
-    assert code == 0, bot_process.log_tail()
-    assert "Traceback" not in bot_process.log()
-
-
 # -- the terminal chat ----------------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 What only a real process can show: a half-filled form survives ``kill -9`` (the answers and the
 aiogram-dialog stack are in the database, not in memory), a whole declaration with uploaded
 documents ends in a receipt, a generated 申报表.docx and a staff notice sent by the scheduler's
-outbox tick, and the webhook server stops cleanly on SIGTERM.
+outbox tick. (SIGTERM, in polling and webhook mode: tests/reliability/test_shutdown.py and
+test_webhook.py.)
 
 The fixtures and helpers come from ``test_bot_process`` (tests/e2e has no ``__init__.py``, so the
 module is importable by name). Inputs follow ``tests/flow/test_declaration.py``: a leading "@"
@@ -21,7 +22,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import docx
 import pytest
 from bot_api_stub import BotApiStub, JsonDict, UploadedFile
@@ -31,7 +31,6 @@ from stdnum.cn import uscc as stdnum_uscc
 from bot.rules.values import add_months
 from test_bot_process import (  # noqa: F401 - stub and launch are fixtures used by name
     REPLY_TIMEOUT,
-    START_TIMEOUT,
     STAFF_ID,
     USER_ID,
     BotProcess,
@@ -39,13 +38,9 @@ from test_bot_process import (  # noqa: F401 - stub and launch are fixtures used
     failed_calls,
     launch,
     polling_env,
-    post_update,
     start_polling_bot,
-    start_webhook_bot,
-    start_update,
     stub,
     texts_to,
-    wait_for_server,
     wait_until_polling,
 )
 
@@ -60,7 +55,6 @@ OTHER_USER_ID = USER_ID + 1
 # (the form itself still resumes correctly, its position comes from the saved answers, but the new
 # process then edits the keyboard of an already-replaced window and gets a 400 "not modified").
 SETTLE_SECONDS = 2.0
-SIGTERM_TIMEOUT = 15.0
 
 
 def uscc(body: str) -> str:
@@ -334,41 +328,4 @@ async def test_a_whole_declaration_with_uploads_is_submitted(
         stub.wait_for_message(STAFF_ID, "已上传盖章申报表（第1版）", timeout=REPLY_TIMEOUT, since=since),
         "waiting for the staff notice of the stamped form",
     )
-    assert failed_calls(stub) == []
-
-
-# -- webhook mode and SIGTERM ---------------------------------------------------------------------
-
-
-async def test_sigterm_stops_the_webhook_bot_cleanly(
-    stub: BotApiStub, launch: Launch, tmp_path: Path
-) -> None:
-    port, bot_process = await start_webhook_bot(stub, launch, tmp_path)
-    await bot_process.watch(
-        stub.wait_for(lambda m, _: m == "setWebhook", timeout=START_TIMEOUT, since=0),
-        "waiting for setWebhook",
-    )
-    url = f"http://127.0.0.1:{port}/webhook"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT)) as session:
-        await wait_for_server(bot_process, session, url)
-        # Some real work first, so the shutdown has an open Bot API session and a dialog to close.
-        status, body = await post_update(session, url, start_update(1, USER_ID, "/declare"), "s3cret")
-        assert status == 200, body
-        await bot_process.watch(
-            stub.wait_for_message(USER_ID, "请输入申办单位名称", timeout=REPLY_TIMEOUT, since=0),
-            "waiting for the first question in webhook mode",
-        )
-
-    bot_process.process.send_signal(signal.SIGTERM)
-    try:
-        code = await asyncio.wait_for(bot_process.process.wait(), SIGTERM_TIMEOUT)
-    except TimeoutError:
-        pytest.fail(f"no exit within {SIGTERM_TIMEOUT}s of SIGTERM\n{bot_process.log_tail()}")
-    log = bot_process.log()
-    assert code == 0, log
-    assert "Traceback" not in log, log
-    assert "Unclosed client session" not in log, log
-    # It was a webhook bot all along, and it did not fall back to polling.
-    assert "webhook server on 127.0.0.1" in log
-    assert not any(method == "getUpdates" for method, _ in stub.calls)
     assert failed_calls(stub) == []

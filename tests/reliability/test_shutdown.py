@@ -149,6 +149,7 @@ async def test_sigterm_mid_update_and_mid_batch_finishes_what_is_in_hand(
     assert "Traceback" not in log, log
     assert "abandoned" not in log, log  # within the bound: nothing left behind
     assert " ERROR " not in log, log  # the update in hand was handled to its end, not cut off
+    assert "Unclosed client session" not in log, log
     # The reply reached Telegram, and every call the bot made was answered and accepted.
     replies = [p["text"] for m, p in stub.calls[since:] if is_window(USER_ID, m, p)]
     assert "请输入统一社会信用代码" in replies[-1], replies

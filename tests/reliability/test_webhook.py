@@ -123,6 +123,8 @@ async def test_webhook_refuses_bad_bodies_answers_a_burst_once_each_and_finishes
     assert code == 0, log
     assert "Traceback" not in log and " ERROR " not in log, log
     assert "abandoned" not in log, log
+    assert "Unclosed client session" not in log, log  # the Bot API session closed, not dropped
+    assert not any(method == "getUpdates" for method, _ in stub.calls)  # a webhook bot, never polling
     # The request in hand got its reply; the one refused while stopping was not handled.
     assert [t for t in texts_to(stub, USER_ID)] == [texts_to(stub, 700_000)[0]]
     # One line for each refused body, and none of what it held.
