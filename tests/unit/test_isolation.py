@@ -39,22 +39,29 @@ async def test_one_persons_updates_wait_for_each_other_and_the_lock_goes_when_fr
     assert isolation.held() == 0
 
 
-async def test_a_cancelled_waiter_does_not_leave_its_lock_behind() -> None:
-    isolation = ReleasingEventIsolation()
+async def _hold(isolation: ReleasingEventIsolation, user_id: int) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A task holding the person's lock until the returned event is set."""
     holding = asyncio.Event()
     release = asyncio.Event()
 
     async def holder() -> None:
-        async with isolation.lock(_key(1)):
+        async with isolation.lock(_key(user_id)):
             holding.set()
             await release.wait()
+
+    held = asyncio.create_task(holder())
+    await holding.wait()
+    return held, release
+
+
+async def test_a_cancelled_waiter_does_not_leave_its_lock_behind() -> None:
+    isolation = ReleasingEventIsolation()
 
     async def waiter() -> None:
         async with isolation.lock(_key(1)):
             pass
 
-    held = asyncio.create_task(holder())
-    await holding.wait()
+    held, release = await _hold(isolation, 1)
     waiting = asyncio.create_task(waiter())
     await asyncio.sleep(0)
     waiting.cancel()
@@ -67,16 +74,7 @@ async def test_a_cancelled_waiter_does_not_leave_its_lock_behind() -> None:
 async def test_closing_while_a_lock_is_held_lets_its_holder_finish() -> None:
     # At shutdown the storage is closed while the update in hand may still hold its lock.
     isolation = ReleasingEventIsolation()
-    holding = asyncio.Event()
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with isolation.lock(_key(1)):
-            holding.set()
-            await release.wait()
-
-    held = asyncio.create_task(holder())
-    await holding.wait()
+    held, release = await _hold(isolation, 1)
     await isolation.close()
     release.set()
     await held  # raised KeyError when the entry was gone
