@@ -18,6 +18,7 @@ find them by it like any other.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -25,7 +26,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from storage.submissions import next_reference
+from storage.submissions import reserve_references
 from storage.models import (
     AuditLog,
     BotUser,
@@ -163,11 +164,20 @@ def _entry(subject: str, subject_id: int, before: str, after: str, at: datetime)
                             to_status=after, actor_kind="system", reason=REASON, at=at)
 
 
+async def _references(plan: Plan) -> dict[tuple[str, int], list[str]]:
+    """Every reference the plan's declarations and key projects take, per series and year, in the
+    order they are written: one reservation per series and year, not one per item."""
+    wanted = Counter([(DECLARATION_PREFIX, s.recognised_on.year) for s in plan.stations]
+                     + [(KEY_PROJECT_PREFIX, p.year) for p in plan.key_projects])
+    return {(prefix, year): await reserve_references(year, prefix, n) for (prefix, year), n in sorted(wanted.items())}
+
+
 async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetime) -> None:
     now = now.astimezone(UTC)
     async with in_transaction():
         stations: dict[str, Station] = {}
         entries: list[StatusTransition] = []  # each imported item's audit row, written at the end
+        references = await _references(plan)
         mentors: dict[str, list[dict[str, Any]]] = {}
         for mentor in plan.mentors:
             mentors.setdefault(mentor.uscc, []).append(mentor.answers)
@@ -195,7 +205,7 @@ async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetim
                          "head_name": new.head or "",
                          "mentors": mentors.get(new.uscc, [])},
                 uniqueness_key=f"establishment:{new.uscc}", submitted_at=at, decided_at=at,
-                reference=await next_reference(new.recognised_on.year, DECLARATION_PREFIX),
+                reference=references[(DECLARATION_PREFIX, new.recognised_on.year)].pop(0),
             )
             entries.append(_entry("submission", declaration.id, SubmissionStatus.DRAFT.value,
                                   SubmissionStatus.RECOGNISED.value, at))
@@ -217,7 +227,7 @@ async def write(plan: Plan, *, actor_id: int, now: datetime, expires_at: datetim
                 kind=SubmissionKind.KEY_PROJECT, status=SubmissionStatus.FUNDED if funded else SubmissionStatus.GRADED,
                 unit_id=station.unit_id, station=station, created_by=actor_id, year=project.year, level=project.level,
                 answers=project.answers, uniqueness_key=f"key_project:{station.id}:{project.year}",
-                submitted_at=now, decided_at=now, reference=await next_reference(project.year, KEY_PROJECT_PREFIX),
+                submitted_at=now, decided_at=now, reference=references[(KEY_PROJECT_PREFIX, project.year)].pop(0),
             )
             entries.append(_entry("submission", submission.id, SubmissionStatus.DRAFT.value, str(submission.status.value), now))
             key = (project.year, project.level)

@@ -115,12 +115,21 @@ async def uscc_blocker(uscc: str) -> str | None:
 async def next_reference(year: int, prefix: str = REFERENCE_PREFIX) -> str:
     """The next receipt number of the year in the prefix's series; call inside a transaction (the
     UPDATE locks the row)."""
+    return (await reserve_references(year, prefix, 1))[0]
+
+
+async def reserve_references(year: int, prefix: str, count: int) -> list[str]:
+    """The next `count` receipt numbers of the year in the prefix's series, in three statements
+    whatever `count` (an imported register numbers all its items at once); call inside a
+    transaction (the UPDATE locks the row)."""
+    if count <= 0:
+        return []
     counter = await ReferenceCounter.get_or_none(prefix=prefix, year=year)
     if counter is None:
         await ReferenceCounter.bulk_create([ReferenceCounter(prefix=prefix, year=year, last_serial=0)], ignore_conflicts=True)
-    await ReferenceCounter.filter(prefix=prefix, year=year).update(last_serial=F("last_serial") + 1)
-    serial = await ReferenceCounter.filter(prefix=prefix, year=year).values_list("last_serial", flat=True)
-    return f"{prefix}-{year}-{serial[0]:04d}"
+    await ReferenceCounter.filter(prefix=prefix, year=year).update(last_serial=F("last_serial") + count)
+    last = (await ReferenceCounter.filter(prefix=prefix, year=year).values_list("last_serial", flat=True))[0]
+    return [f"{prefix}-{year}-{serial:04d}" for serial in range(last - count + 1, last + 1)]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from bot.i18n import t
 from bot.services.register_import import SHEETS, import_register, render_report, write_template
 from chat_harness import STAFF_ID, Chat, make_settings
 from conftest import both_databases
+from storage.submissions import next_reference
+from tortoise.transactions import in_transaction
 from factories import register_workbook
 from tests.reliability.invariants import broken_invariants
 from storage.models import (
@@ -137,6 +139,19 @@ async def test_filing_obligations_follow_from_recognition_and_the_filings(db: st
     assert rows[(other.id, 2024)].extended_due_on == date(2025, 8, 31)
     assert sorted(y for s, y in rows if s == other.id) == [2024, 2025]
     assert await broken_invariants() == []  # each met or owed year has its audit row
+
+
+async def test_imported_declarations_are_numbered_in_sheet_order_and_the_series_goes_on(db: str) -> None:
+    first, second, later = uscc("91440300MA5F00R01"), uscc("91440300MA5F00R02"), uscc("91440300MA5F00R03")
+    data = register_workbook({"工作站": [station_row(first, "甲"), station_row(second, "乙"),
+                                         station_row(later, "丙", recognised=date(2021, 3, 1))]})
+    report = await import_register(data, settings=make_settings(db), clock=CLOCK, dry_run=False)
+    assert not report.rejected, render_report(report)
+    references = {s.unit.uscc: s.reference for s in await Submission.filter(kind="establishment").prefetch_related("unit")}
+    assert references == {first: "SZJS-2019-0001", second: "SZJS-2019-0002", later: "SZJS-2021-0001"}
+    # The bot's own numbers of those years go on after the imported ones.
+    async with in_transaction():
+        assert await next_reference(2019, "SZJS") == "SZJS-2019-0003"
 
 
 @both_databases
